@@ -1,0 +1,269 @@
+//! Typed settings: defaults < config file < `PARKING_*` environment < command-line flags,
+//! validated once at start-up so a bad value stops the service with a clear message.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ApiKeySecret, PhoneRegion};
+
+/// Where the data lives, from `PARKING_DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: the embedded database, created on first start.
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Requests per second and burst for each API key; `None` when rate limiting is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_sec: u32,
+    pub burst: u32,
+}
+
+/// The validated settings every part of the service is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database: DatabaseUrl,
+    pub admin_key: Option<ApiKeySecret>,
+    pub redis_url: Option<String>,
+    pub purge_interval: Duration,
+    pub backup_dir: PathBuf,
+    pub backup_interval: Option<Duration>,
+    pub backup_keep: u32,
+    pub audit_retention_days: u32,
+    pub rate_limit: Option<RateLimit>,
+    pub cors_origins: Vec<String>,
+    pub default_phone_region: PhoneRegion,
+    pub log_format: LogFormat,
+}
+
+/// The settings as read, before validation. Field names are the environment variables'
+/// names without `PARKING_`, lower-cased; the config file uses the same names.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct RawSettings {
+    bind: String,
+    database_url: String,
+    admin_key: Option<String>,
+    redis_url: Option<String>,
+    purge_interval_secs: u64,
+    backup_dir: PathBuf,
+    backup_interval_secs: u64,
+    backup_keep: u32,
+    audit_retention_days: u32,
+    rate_limit_per_sec: u32,
+    rate_limit_burst: u32,
+    #[serde(deserialize_with = "comma_separated")]
+    cors_origins: Vec<String>,
+    default_phone_region: String,
+    log_format: LogFormat,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/parking.db".into(),
+            admin_key: None,
+            redis_url: None,
+            purge_interval_secs: 60,
+            backup_dir: "./data/backups".into(),
+            backup_interval_secs: 86_400,
+            backup_keep: 7,
+            audit_retention_days: 365,
+            rate_limit_per_sec: 50,
+            rate_limit_burst: 100,
+            cors_origins: Vec::new(),
+            default_phone_region: "GB".into(),
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+/// Values given as command-line flags; they win over everything else.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(rename = "database_url", skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment, `config_file` and `overrides`.
+    pub fn load(
+        config_file: Option<&std::path::Path>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let raw: RawSettings = figment
+            .merge(Env::prefixed("PARKING_").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+        raw.validate()
+    }
+
+    /// Settings from defaults and `overrides` only: for tests and embedding.
+    pub fn from_defaults(overrides: &Overrides) -> anyhow::Result<Self> {
+        let raw: RawSettings = Figment::from(Serialized::defaults(RawSettings::default()))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+        raw.validate()
+    }
+}
+
+impl RawSettings {
+    fn validate(self) -> anyhow::Result<Settings> {
+        let bind = self.bind.parse().with_context(|| {
+            format!(
+                "PARKING_BIND `{}` is not an address such as 127.0.0.1:8080",
+                self.bind
+            )
+        })?;
+        let database = parse_database_url(&self.database_url)?;
+        let admin_key = match self.admin_key.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(key) if key.len() < 16 => {
+                bail!("PARKING_ADMIN_KEY must be at least 16 characters")
+            }
+            Some(key) => Some(ApiKeySecret::from_presented(key)),
+        };
+        if self.purge_interval_secs == 0 {
+            bail!("PARKING_PURGE_INTERVAL_SECS must be at least 1");
+        }
+        if self.audit_retention_days == 0 {
+            bail!("PARKING_AUDIT_RETENTION_DAYS must be at least 1");
+        }
+        let rate_limit = match (self.rate_limit_per_sec, self.rate_limit_burst) {
+            (0, _) | (_, 0) => None,
+            (per_sec, burst) => Some(RateLimit { per_sec, burst }),
+        };
+        let default_phone_region = self
+            .default_phone_region
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("PARKING_DEFAULT_PHONE_REGION: {e}"))?;
+        Ok(Settings {
+            bind,
+            database,
+            admin_key,
+            redis_url: self.redis_url.filter(|u| !u.trim().is_empty()),
+            purge_interval: Duration::from_secs(self.purge_interval_secs),
+            backup_dir: self.backup_dir,
+            backup_interval: (self.backup_interval_secs > 0)
+                .then(|| Duration::from_secs(self.backup_interval_secs)),
+            backup_keep: self.backup_keep,
+            audit_retention_days: self.audit_retention_days,
+            rate_limit,
+            cors_origins: self.cors_origins,
+            default_phone_region,
+            log_format: self.log_format,
+        })
+    }
+}
+
+fn parse_database_url(url: &str) -> anyhow::Result<DatabaseUrl> {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        if path.is_empty() || path.contains('?') {
+            bail!("PARKING_DATABASE_URL must be sqlite://PATH with a file path and no options");
+        }
+        return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!(
+            "PARKING_DATABASE_URL: PostgreSQL is not supported by this build yet; use sqlite://PATH"
+        );
+    }
+    bail!("PARKING_DATABASE_URL must start with sqlite://")
+}
+
+/// Accepts `"a, b"` (environment) as well as `["a", "b"]` (config file).
+fn comma_separated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Origins {
+        One(String),
+        Many(Vec<String>),
+    }
+    let list = match Origins::deserialize(d)? {
+        Origins::One(s) => s.split(',').map(str::to_owned).collect(),
+        Origins::Many(v) => v,
+    };
+    Ok(list
+        .into_iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = Settings::from_defaults(&Overrides::default()).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database, DatabaseUrl::Sqlite("./data/parking.db".into()));
+        assert_eq!(
+            s.rate_limit,
+            Some(RateLimit {
+                per_sec: 50,
+                burst: 100
+            })
+        );
+        assert_eq!(s.purge_interval, Duration::from_secs(60));
+        assert_eq!(s.backup_interval, Some(Duration::from_secs(86_400)));
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let overrides = Overrides {
+            bind: Some("0.0.0.0:9000".into()),
+            database: Some("sqlite:///tmp/x.db".into()),
+        };
+        let s = Settings::from_defaults(&overrides).unwrap();
+        assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.database, DatabaseUrl::Sqlite("/tmp/x.db".into()));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        let err = Settings::from_defaults(&Overrides {
+            bind: Some("nowhere".into()),
+            database: None,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("PARKING_BIND"), "{err}");
+        let err = Settings::from_defaults(&Overrides {
+            bind: None,
+            database: Some("mysql://x".into()),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("PARKING_DATABASE_URL"), "{err}");
+    }
+}

@@ -1,0 +1,36 @@
+//! Domain types: input is parsed into these once, so the rest of the service never sees an
+//! invalid plate, phone number, name or time.
+
+mod api_key;
+mod contact_name;
+mod entry_time;
+mod field_error;
+mod phone;
+mod plate;
+mod retention;
+mod role;
+mod search_terms;
+mod vehicle;
+
+pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName};
+pub use contact_name::ContactName;
+pub use entry_time::EntryTime;
+pub use field_error::{FieldError, FieldErrors, RawField};
+pub use phone::{PhoneNumber, PhoneRegion};
+pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text};
+pub use retention::RetentionPeriod;
+pub use role::Role;
+pub use search_terms::SearchTerms;
+pub use vehicle::{NewVehicle, ParseContext, RawNewVehicle, Vehicle, VehicleChanges};
+
+/// Writes `Type(<redacted>)`: personal data must not reach logs through a stray `{:?}`.
+macro_rules! redacted_debug {
+    ($ty:ty) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($ty), "(<redacted>)"))
+            }
+        }
+    };
+}
+pub(crate) use redacted_debug;

@@ -1,0 +1,126 @@
+//! Number plates, normalised so that `ab-12 cde` and `AB12CDE` are the same car.
+
+use super::redacted_debug;
+
+const MIN_LEN: usize = 2;
+const MAX_LEN: usize = 12;
+
+/// A normalised plate: 2–12 letters or digits, upper case, no separators.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NumberPlate(String);
+redacted_debug!(NumberPlate);
+
+impl NumberPlate {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let plate = normalise_plate_text(raw);
+        let len = plate.chars().count();
+        if !(MIN_LEN..=MAX_LEN).contains(&len) {
+            return Err(format!(
+                "must have {MIN_LEN} to {MAX_LEN} letters or digits once spaces, hyphens and dots are removed"
+            ));
+        }
+        if !plate.chars().all(char::is_alphanumeric) {
+            return Err("may contain only letters, digits, spaces, hyphens and dots".into());
+        }
+        Ok(Self(plate))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The plate with look-alike characters folded together, for misread-tolerant search.
+    pub fn folded(&self) -> String {
+        fold_lookalikes(&self.0)
+    }
+}
+
+/// Removes spaces, hyphens and dots and upper-cases (Unicode-aware). Applied to plates on
+/// every write and lookup, and to search queries before they are compared with plates.
+pub fn normalise_plate_text(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// Maps characters that are easily misread on a plate onto one representative:
+/// `0/O/D/Q → 0`, `1/I/L → 1`, `2/Z → 2`, `5/S → 5`, `8/B → 8`. Input is normalised text.
+pub fn fold_lookalikes(normalised: &str) -> String {
+    normalised
+        .chars()
+        .map(|c| match c {
+            'O' | 'D' | 'Q' => '0',
+            'I' | 'L' => '1',
+            'Z' => '2',
+            'S' => '5',
+            'B' => '8',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn separators_and_case_are_normalised() {
+        assert_eq!(NumberPlate::parse("ab-12 cde").unwrap().as_str(), "AB12CDE");
+        assert_eq!(NumberPlate::parse(" a.b 1 ").unwrap().as_str(), "AB1");
+    }
+
+    #[test]
+    fn unicode_letters_are_upper_cased() {
+        assert_eq!(NumberPlate::parse("äö 12").unwrap().as_str(), "ÄÖ12");
+    }
+
+    #[test]
+    fn too_short_too_long_and_symbols_are_rejected() {
+        assert!(NumberPlate::parse("a").is_err());
+        assert!(NumberPlate::parse(" - ").is_err());
+        assert!(NumberPlate::parse("ABCDEFGHIJKLM").is_err());
+        assert!(NumberPlate::parse("AB!12").is_err());
+        assert!(NumberPlate::parse("AB_12").is_err());
+    }
+
+    #[test]
+    fn lookalikes_fold_to_one_character() {
+        assert_eq!(fold_lookalikes("A8I2"), fold_lookalikes("AB12"));
+        assert_eq!(fold_lookalikes("ODQ0ILZSB"), "000011258");
+    }
+
+    #[test]
+    fn debug_output_hides_the_plate() {
+        let plate = NumberPlate::parse("AB12CDE").unwrap();
+        assert!(!format!("{plate:?}").contains("AB12CDE"));
+    }
+
+    proptest! {
+        #[test]
+        fn normalisation_is_idempotent(raw in "\\PC{0,20}") {
+            let once = normalise_plate_text(&raw);
+            prop_assert_eq!(normalise_plate_text(&once), once.clone());
+        }
+
+        #[test]
+        fn accepted_plates_round_trip(raw in "[A-Za-z0-9 .-]{0,16}") {
+            if let Ok(plate) = NumberPlate::parse(&raw) {
+                let again = NumberPlate::parse(plate.as_str()).unwrap();
+                prop_assert_eq!(again.as_str(), plate.as_str());
+            }
+        }
+
+        #[test]
+        fn separated_spellings_parse_to_the_same_plate(core in "[A-Z0-9]{2,12}", sep in "[ .-]{0,2}") {
+            let mut spaced = String::new();
+            for (i, c) in core.chars().enumerate() {
+                if i > 0 { spaced.push_str(&sep); }
+                spaced.push(c.to_ascii_lowercase());
+            }
+            let plate = NumberPlate::parse(&spaced).unwrap();
+            prop_assert_eq!(plate.as_str(), core.as_str());
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Request ids and the one log line per request.
+//!
+//! The id is kept in a task-local for the request's lifetime, so an error rendered anywhere
+//! below can carry it without threading it through every function. Logs name the route
+//! template, never the raw path or query: paths hold plates and the WebSocket query may hold
+//! an API key.
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request},
+    http::HeaderValue,
+    middleware::Next,
+    response::Response,
+};
+use tracing::Instrument;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Keeps a client's id of 1–64 characters from `[A-Za-z0-9._-]`; anything else is replaced.
+fn acceptable(value: &HeaderValue) -> Option<String> {
+    let value = value.to_str().ok()?;
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    ok.then(|| value.to_owned())
+}
+
+pub async fn request_context(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(acceptable)
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        route = %route,
+    );
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms,
+            "request completed"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}

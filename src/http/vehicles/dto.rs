@@ -1,0 +1,114 @@
+//! The JSON shapes of the vehicles API.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    domain::{RawNewVehicle, Vehicle},
+    http::extract::JsonText,
+};
+
+/// A parked vehicle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VehicleBody {
+    #[schema(example = 42)]
+    pub id: i64,
+    /// Normalised: upper case, no spaces, hyphens or dots.
+    #[schema(example = "AB12CDE")]
+    pub number_plate: String,
+    #[schema(example = "Ada Lovelace")]
+    pub contact_name: String,
+    /// E.164.
+    #[schema(example = "+442079460958")]
+    pub phone_number: String,
+    pub entry_timestamp: DateTime<Utc>,
+    /// `entry_timestamp` plus the retention period in force now.
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Vehicle> for VehicleBody {
+    fn from(v: Vehicle) -> Self {
+        Self {
+            id: v.id,
+            number_plate: v.number_plate,
+            contact_name: v.contact_name,
+            phone_number: v.phone_number,
+            entry_timestamp: v.entry_time,
+            expires_at: v.expires_at,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A page of vehicles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VehicleList {
+    pub items: Vec<VehicleBody>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Registers a vehicle as it enters.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVehicle {
+    /// Any spelling: spaces, hyphens and dots are removed, letters upper-cased.
+    #[schema(value_type = String, required = true, example = "ab-12 cde")]
+    pub number_plate: Option<JsonText>,
+    #[schema(value_type = String, required = true, example = "Ada Lovelace")]
+    pub contact_name: Option<JsonText>,
+    /// Read in the default region when written without `+`.
+    #[schema(value_type = String, required = true, example = "+44 20 7946 0958")]
+    pub phone_number: Option<JsonText>,
+    /// RFC 3339; defaults to now. At most 5 minutes ahead, and not already expired.
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub entry_timestamp: Option<JsonText>,
+}
+
+impl RegisterVehicle {
+    pub fn as_raw(&self) -> RawNewVehicle<'_> {
+        RawNewVehicle {
+            number_plate: JsonText::field(&self.number_plate),
+            contact_name: JsonText::field(&self.contact_name),
+            phone_number: JsonText::field(&self.phone_number),
+            entry_timestamp: JsonText::field(&self.entry_timestamp),
+        }
+    }
+}
+
+/// Changes a vehicle's contact details; at least one field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVehicle {
+    #[schema(value_type = String)]
+    pub contact_name: Option<JsonText>,
+    #[schema(value_type = String)]
+    pub phone_number: Option<JsonText>,
+}
+
+/// Listing parameters, read as text and parsed by the handler so that every bad one is
+/// reported together.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1–500.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Free text matched like the live search: plate (look-alike tolerant), name, phone digits.
+    pub q: Option<String>,
+    /// Only vehicles that entered after this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub entered_after: Option<String>,
+    /// Only vehicles that entered before this instant (RFC 3339).
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub entered_before: Option<String>,
+    /// `entry_desc` (newest first, the default) or `entry_asc`.
+    #[param(value_type = Option<String>, pattern = "^entry_(desc|asc)$")]
+    pub order: Option<String>,
+}

@@ -1,0 +1,160 @@
+//! `/api/v1/vehicles`: register, list, read, change and remove parked vehicles.
+
+mod cursor;
+pub mod dto;
+mod params;
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use self::dto::{ListParams, RegisterVehicle, UpdateVehicle, VehicleBody, VehicleList};
+use crate::{
+    app::AppState,
+    error::{ApiError, Problem},
+    http::{
+        auth::Operator,
+        extract::{JsonBody, JsonText, PlatePath, RawQuery},
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_vehicle, list_vehicles))
+        .routes(routes!(get_vehicle, update_vehicle, delete_vehicle))
+}
+
+/// Registers a vehicle as it enters the car park.
+#[utoipa::path(
+    post, path = "/api/v1/vehicles", tag = "vehicles",
+    request_body = RegisterVehicle,
+    responses(
+        (status = 201, description = "Registered", body = VehicleBody,
+            headers(("location" = String, description = "URL of the new vehicle"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The plate is already parked", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn register_vehicle(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    JsonBody(body): JsonBody<RegisterVehicle>,
+) -> Result<impl IntoResponse, ApiError> {
+    let vehicle = state.vehicles.register(body.as_raw()).await?;
+    // Plates may hold non-ASCII letters, which a header cannot carry unencoded.
+    let plate = percent_encoding::utf8_percent_encode(
+        &vehicle.number_plate,
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    let location = format!("/api/v1/vehicles/{plate}");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(VehicleBody::from(vehicle)),
+    ))
+}
+
+/// Lists parked vehicles, newest entry first by default, with keyset pagination.
+#[utoipa::path(
+    get, path = "/api/v1/vehicles", tag = "vehicles",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of vehicles", body = VehicleList),
+        (status = 400, description = "Malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Parameter out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn list_vehicles(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    RawQuery(query): RawQuery<ListParams>,
+) -> Result<axum::Json<VehicleList>, ApiError> {
+    let filter = params::parse(&query)?;
+    let order = filter.order;
+    let page = state.vehicles.list(filter).await?;
+    Ok(axum::Json(VehicleList {
+        items: page.items.into_iter().map(VehicleBody::from).collect(),
+        next_cursor: page.next.map(|c| cursor::encode(order, c)),
+    }))
+}
+
+/// Finds a parked vehicle by its plate, written in any spelling.
+#[utoipa::path(
+    get, path = "/api/v1/vehicles/{plate}", tag = "vehicles",
+    params(("plate" = String, Path, description = "Number plate in any spelling", example = "ab-12 cde")),
+    responses(
+        (status = 200, description = "The vehicle", body = VehicleBody),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not parked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn get_vehicle(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    PlatePath(plate): PlatePath,
+) -> Result<axum::Json<VehicleBody>, ApiError> {
+    Ok(axum::Json(state.vehicles.find(&plate).await?.into()))
+}
+
+/// Changes the contact name and/or phone number of a parked vehicle.
+#[utoipa::path(
+    patch, path = "/api/v1/vehicles/{plate}", tag = "vehicles",
+    params(("plate" = String, Path, description = "Number plate in any spelling")),
+    request_body = UpdateVehicle,
+    responses(
+        (status = 200, description = "The updated vehicle", body = VehicleBody),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not parked", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn update_vehicle(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    PlatePath(plate): PlatePath,
+    JsonBody(body): JsonBody<UpdateVehicle>,
+) -> Result<axum::Json<VehicleBody>, ApiError> {
+    let vehicle = state
+        .vehicles
+        .update(
+            &plate,
+            JsonText::field(&body.contact_name),
+            JsonText::field(&body.phone_number),
+        )
+        .await?;
+    Ok(axum::Json(vehicle.into()))
+}
+
+/// Records that a vehicle has left; its personal data is deleted.
+#[utoipa::path(
+    delete, path = "/api/v1/vehicles/{plate}", tag = "vehicles",
+    params(("plate" = String, Path, description = "Number plate in any spelling")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not parked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+async fn delete_vehicle(
+    State(state): State<AppState>,
+    Operator(_caller): Operator,
+    PlatePath(plate): PlatePath,
+) -> Result<StatusCode, ApiError> {
+    state.vehicles.remove(&plate).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,105 @@
+//! The `parking` binary: parses the command line and hands over to the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use parking::{
+    commands,
+    config::{Overrides, Settings},
+    domain::Role,
+};
+
+#[derive(Parser)]
+#[command(name = "parking", version, about = "Parking-management service")]
+struct Cli {
+    /// Database URL: sqlite://PATH (overrides PARKING_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+    /// TOML file with settings (environment variables and flags override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Listen address (overrides PARKING_BIND).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key and print it once on standard output.
+    Create {
+        #[arg(long)]
+        role: RoleArg,
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Operator,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Operator => Role::Operator,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("parking: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let bind = match &cli.command {
+        Command::Serve { bind } => bind.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        bind,
+        database: cli.database,
+    };
+    let settings = Settings::load(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve { .. } => commands::serve(settings).await,
+        Command::Migrate => commands::migrate(settings).await,
+        Command::Keys { action } => match action {
+            KeysAction::Create { role, name } => {
+                commands::create_key(settings, role.into(), &name).await
+            }
+            KeysAction::List => commands::list_keys(settings).await,
+            KeysAction::Revoke { id } => commands::revoke_key(settings, id).await,
+        },
+    }
+}

@@ -1,0 +1,97 @@
+//! API keys: creating, listing, revoking, and recognising the key on a request.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::ServiceError;
+use crate::{
+    domain::{ApiKeySecret, FieldErrors, KeyName, Role},
+    store::{ApiKeyRecord, NewApiKey, Store, StoreError},
+};
+
+/// Name under which the key from `PARKING_ADMIN_KEY` is stored.
+const ENV_KEY_NAME: &str = "PARKING_ADMIN_KEY";
+/// Name of the admin key created on first start.
+const FIRST_KEY_NAME: &str = "initial-admin";
+
+/// The authenticated key behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub key_id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone)]
+pub struct KeyService {
+    store: Arc<dyn Store>,
+}
+
+impl KeyService {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// The caller a presented key belongs to; `None` for unknown or revoked keys.
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Caller>, StoreError> {
+        let hash = ApiKeySecret::from_presented(presented).hash();
+        let record = self.store.find_active_api_key(hash.as_str()).await?;
+        Ok(record.map(|r| Caller {
+            key_id: r.id,
+            name: r.name,
+            role: r.role,
+        }))
+    }
+
+    /// Creates a key; its secret is returned once and never stored.
+    pub async fn create(
+        &self,
+        name: &str,
+        role: Role,
+    ) -> Result<(ApiKeyRecord, ApiKeySecret), ServiceError> {
+        let name = KeyName::parse(name).map_err(|m| FieldErrors::single("name", m))?;
+        let secret = ApiKeySecret::generate()?;
+        let key = NewApiKey {
+            name,
+            role,
+            hash: secret.hash(),
+        };
+        let record = self.store.insert_api_key(&key, Utc::now()).await?;
+        Ok((record, secret))
+    }
+
+    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, ServiceError> {
+        Ok(self.store.list_api_keys().await?)
+    }
+
+    pub async fn revoke(&self, id: i64) -> Result<(), ServiceError> {
+        if self.store.revoke_api_key(id, Utc::now()).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("no active API key has this id"))
+        }
+    }
+
+    /// Makes sure an admin can get in: registers `PARKING_ADMIN_KEY` when set, otherwise
+    /// creates a first admin key when none exists and returns it so it can be shown once.
+    pub async fn ensure_admin(
+        &self,
+        env_key: Option<&ApiKeySecret>,
+    ) -> Result<Option<ApiKeySecret>, ServiceError> {
+        if let Some(secret) = env_key {
+            let key = NewApiKey {
+                name: KeyName::parse(ENV_KEY_NAME).map_err(|m| FieldErrors::single("name", m))?,
+                role: Role::Admin,
+                hash: secret.hash(),
+            };
+            self.store.ensure_env_admin_key(&key, Utc::now()).await?;
+            return Ok(None);
+        }
+        if self.store.has_active_admin_key().await? {
+            return Ok(None);
+        }
+        let (_, secret) = self.create(FIRST_KEY_NAME, Role::Admin).await?;
+        Ok(Some(secret))
+    }
+}

@@ -1,0 +1,99 @@
+//! Storage: traits the services use, with one implementation per database backend.
+//!
+//! The backend is chosen from the database URL at start-up; nothing above this module knows
+//! which one it talks to.
+
+mod records;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges};
+pub use records::{
+    ApiKeyRecord, ListOrder, NewApiKey, RetentionSetting, VehicleCursor, VehicleFilter,
+};
+
+/// Failures of the storage layer. Messages carry no stored values (plates, names, phones).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A vehicle with this plate is already parked (and has not expired).
+    #[error("a vehicle with this number plate is already parked")]
+    PlateTaken,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the service persists.
+#[async_trait]
+pub trait Store: VehicleStore + KeyStore + SettingsStore {
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes connections once in-flight work is done (shutdown).
+    async fn close(&self);
+}
+
+/// Parked vehicles. Every read applies the retention cut-off for `now` itself, so an expired
+/// vehicle is never returned, whether or not the purge has deleted it yet.
+#[async_trait]
+pub trait VehicleStore: Send + Sync + 'static {
+    /// Inserts a vehicle. An expired row with the same plate is removed first, so a plate can
+    /// be registered again as soon as its previous record expires.
+    async fn insert_vehicle(
+        &self,
+        vehicle: &NewVehicle,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vehicle>;
+    async fn find_vehicle(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vehicle>>;
+    /// Up to `filter.limit` vehicles in the filter's order, after its cursor.
+    async fn list_vehicles(
+        &self,
+        filter: &VehicleFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Vehicle>>;
+    async fn update_vehicle(
+        &self,
+        plate: &NumberPlate,
+        changes: &VehicleChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vehicle>>;
+    /// Removes a parked vehicle; `false` when there was none (or it had expired).
+    async fn delete_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+/// API keys, kept only as hashes.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    async fn insert_api_key(
+        &self,
+        key: &NewApiKey,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiKeyRecord>;
+    /// The active (not revoked) key with this hash.
+    async fn find_active_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes a key; `false` when no active key has this id.
+    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn has_active_admin_key(&self) -> StoreResult<bool>;
+    /// Makes `key` the one key managed through `PARKING_ADMIN_KEY`, revoking any previous one.
+    async fn ensure_env_admin_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Service-wide settings.
+#[async_trait]
+pub trait SettingsStore: Send + Sync + 'static {
+    async fn retention(&self) -> StoreResult<RetentionSetting>;
+    async fn set_retention(
+        &self,
+        period: RetentionPeriod,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RetentionSetting>;
+}

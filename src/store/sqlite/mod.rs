@@ -1,0 +1,90 @@
+//! The embedded SQLite backend: one file, WAL mode, one writer connection and a reader pool.
+//!
+//! Writes go through a single connection: SQLite serialises writers anyway, and funnelling
+//! them avoids `SQLITE_BUSY` retries between our own connections and keeps the WAL small.
+
+mod keys;
+mod settings;
+mod time;
+mod vehicles;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    ConnectOptions,
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+};
+
+use super::{Store, StoreResult};
+
+/// Readers beyond this add memory without adding throughput on small machines.
+const MAX_READERS: u32 = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses no committed transaction when the process dies (even
+            // by SIGKILL); only a power cut can lose the last commits. See the README.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .log_statements(tracing::log::LevelFilter::Off)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+
+        let writer = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+
+        let readers = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() as u32 * 2)
+            .clamp(2, MAX_READERS);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Runs the migrations only (the `migrate` subcommand): `open` already does it.
+    pub async fn migrate(path: &Path) -> StoreResult<()> {
+        let store = Self::open(path).await?;
+        store.close().await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}

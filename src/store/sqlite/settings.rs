@@ -1,0 +1,48 @@
+//! The retention setting, kept in the one-row `system_config` table.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    SqliteStore,
+    time::{from_ms, to_ms},
+};
+use crate::{
+    domain::RetentionPeriod,
+    store::{RetentionSetting, SettingsStore, StoreResult},
+};
+
+#[async_trait]
+impl SettingsStore for SqliteStore {
+    async fn retention(&self) -> StoreResult<RetentionSetting> {
+        let (hours, updated_ms): (i64, i64) = sqlx::query_as(
+            "SELECT retention_hours, retention_updated_ms FROM system_config WHERE id = 1",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(setting(hours, updated_ms))
+    }
+
+    async fn set_retention(
+        &self,
+        period: RetentionPeriod,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RetentionSetting> {
+        sqlx::query(
+            "UPDATE system_config SET retention_hours = ?1, retention_updated_ms = ?2 WHERE id = 1",
+        )
+        .bind(period.hours())
+        .bind(to_ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(setting(period.hours(), to_ms(now)))
+    }
+}
+
+fn setting(hours: i64, updated_ms: i64) -> RetentionSetting {
+    RetentionSetting {
+        // The table's CHECK constraint keeps the value in range.
+        period: RetentionPeriod::from_hours(hours).unwrap_or_default(),
+        updated_at: from_ms(updated_ms),
+    }
+}

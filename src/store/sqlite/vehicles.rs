@@ -1,0 +1,230 @@
+//! Vehicles in SQLite. Every query that returns or touches a parked vehicle carries the
+//! retention cut-off, computed in SQL from the setting in force, so expiry is exact.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{
+    SqliteStore,
+    time::{from_ms, to_ms},
+    unique_violation,
+};
+use crate::{
+    domain::{NewVehicle, NumberPlate, Vehicle, VehicleChanges},
+    store::{ListOrder, StoreError, StoreResult, VehicleFilter, VehicleStore},
+};
+
+/// Expands to a SELECT of live vehicles whose cut-off compares `entry_ms` with the bound
+/// parameter `?1` (now, in ms); the caller's literal continues the WHERE clause.
+macro_rules! select_live {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) AS retention_ms ",
+            "FROM vehicles WHERE entry_ms > ?1 - ",
+            "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) ",
+            $rest
+        )
+    };
+}
+
+const RETENTION_MS: &str = "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)";
+
+#[derive(sqlx::FromRow)]
+struct VehicleRow {
+    id: i64,
+    number_plate: String,
+    contact_name: String,
+    phone_number: String,
+    entry_ms: i64,
+    created_ms: i64,
+    updated_ms: i64,
+    retention_ms: i64,
+}
+
+impl From<VehicleRow> for Vehicle {
+    fn from(row: VehicleRow) -> Self {
+        Vehicle {
+            id: row.id,
+            number_plate: row.number_plate,
+            contact_name: row.contact_name,
+            phone_number: row.phone_number,
+            entry_time: from_ms(row.entry_ms),
+            expires_at: from_ms(row.entry_ms.saturating_add(row.retention_ms)),
+            created_at: from_ms(row.created_ms),
+            updated_at: from_ms(row.updated_ms),
+        }
+    }
+}
+
+#[async_trait]
+impl VehicleStore for SqliteStore {
+    async fn insert_vehicle(
+        &self,
+        vehicle: &NewVehicle,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vehicle> {
+        let now_ms = to_ms(now);
+        let entry_ms = to_ms(vehicle.entry.at());
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let retention_ms: i64 =
+            sqlx::query_scalar("SELECT retention_hours * 3600000 FROM system_config WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        // The previous record of this plate may have expired without being purged yet.
+        sqlx::query("DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ?3")
+            .bind(vehicle.plate.as_str())
+            .bind(now_ms)
+            .bind(retention_ms)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
+             phone_number, entry_ms, created_ms, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )
+        .bind(vehicle.plate.as_str())
+        .bind(vehicle.plate.folded())
+        .bind(vehicle.contact_name.as_str())
+        .bind(vehicle.contact_name.as_str().to_lowercase())
+        .bind(vehicle.phone.as_str())
+        .bind(entry_ms)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if unique_violation(&e) {
+                StoreError::PlateTaken
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await?;
+        let now = from_ms(now_ms);
+        Ok(Vehicle {
+            id: inserted.last_insert_rowid(),
+            number_plate: vehicle.plate.as_str().to_owned(),
+            contact_name: vehicle.contact_name.as_str().to_owned(),
+            phone_number: vehicle.phone.as_str().to_owned(),
+            entry_time: from_ms(entry_ms),
+            expires_at: from_ms(entry_ms) + TimeDelta::milliseconds(retention_ms),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn find_vehicle(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vehicle>> {
+        let row: Option<VehicleRow> = sqlx::query_as(select_live!("AND number_plate = ?2"))
+            .bind(to_ms(now))
+            .bind(plate.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(Vehicle::from))
+    }
+
+    async fn list_vehicles(
+        &self,
+        filter: &VehicleFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Vehicle>> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+        );
+        sql.push(RETENTION_MS)
+            .push(" AS retention_ms FROM vehicles WHERE entry_ms > ")
+            .push_bind(to_ms(now))
+            .push(" - ")
+            .push(RETENTION_MS);
+        if let Some(after) = filter.entered_after {
+            sql.push(" AND entry_ms > ").push_bind(to_ms(after));
+        }
+        if let Some(before) = filter.entered_before {
+            sql.push(" AND entry_ms < ").push_bind(to_ms(before));
+        }
+        if let Some(text) = &filter.text {
+            sql.push(" AND (instr(name_folded, ")
+                .push_bind(text.name_lower.clone())
+                .push(") > 0");
+            if let Some(plate) = &text.plate_folded {
+                sql.push(" OR instr(plate_folded, ")
+                    .push_bind(plate.clone())
+                    .push(") > 0");
+            }
+            if let Some(digits) = &text.phone_digits {
+                sql.push(" OR instr(phone_number, ")
+                    .push_bind(digits.clone())
+                    .push(") > 0");
+            }
+            sql.push(")");
+        }
+        let (comparison, direction) = match filter.order {
+            ListOrder::EntryDesc => ("<", "DESC"),
+            ListOrder::EntryAsc => (">", "ASC"),
+        };
+        if let Some(cursor) = filter.after {
+            sql.push(format_args!(" AND (entry_ms, id) {comparison} ("))
+                .push_bind(cursor.entry_ms)
+                .push(", ")
+                .push_bind(cursor.id)
+                .push(")");
+        }
+        sql.push(format_args!(
+            " ORDER BY entry_ms {direction}, id {direction} LIMIT "
+        ))
+        .push_bind(i64::from(filter.limit));
+        let rows: Vec<VehicleRow> = sql.build_query_as().fetch_all(&self.reader).await?;
+        Ok(rows.into_iter().map(Vehicle::from).collect())
+    }
+
+    async fn update_vehicle(
+        &self,
+        plate: &NumberPlate,
+        changes: &VehicleChanges,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vehicle>> {
+        let now_ms = to_ms(now);
+        let name = changes.contact_name.as_ref().map(|n| n.as_str());
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(
+            "UPDATE vehicles SET contact_name = COALESCE(?3, contact_name), \
+             name_folded = COALESCE(?4, name_folded), phone_number = COALESCE(?5, phone_number), \
+             updated_ms = ?1 \
+             WHERE number_plate = ?2 AND entry_ms > ?1 - \
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+        )
+        .bind(now_ms)
+        .bind(plate.as_str())
+        .bind(name)
+        .bind(name.map(str::to_lowercase))
+        .bind(changes.phone.as_ref().map(|p| p.as_str()))
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row: VehicleRow = sqlx::query_as(select_live!("AND number_plate = ?2"))
+            .bind(now_ms)
+            .bind(plate.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(row.into()))
+    }
+
+    async fn delete_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>) -> StoreResult<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - \
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+        )
+        .bind(to_ms(now))
+        .bind(plate.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+}
