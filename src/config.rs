@@ -55,9 +55,13 @@ pub struct Settings {
 /// names without `PARKING_`, lower-cased; the config file uses the same names.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 struct RawSettings {
+    #[serde(deserialize_with = "text")]
     bind: String,
+    #[serde(deserialize_with = "text")]
     database_url: String,
+    #[serde(default, deserialize_with = "optional_text")]
     admin_key: Option<String>,
+    #[serde(default, deserialize_with = "optional_text")]
     redis_url: Option<String>,
     purge_interval_secs: u64,
     backup_dir: PathBuf,
@@ -68,6 +72,7 @@ struct RawSettings {
     rate_limit_burst: u32,
     #[serde(deserialize_with = "comma_separated")]
     cors_origins: Vec<String>,
+    #[serde(deserialize_with = "text")]
     default_phone_region: String,
     log_format: LogFormat,
 }
@@ -200,6 +205,39 @@ fn parse_database_url(url: &str) -> anyhow::Result<DatabaseUrl> {
     bail!("PARKING_DATABASE_URL must start with sqlite://")
 }
 
+/// The environment provider reads `123` as a number and `true` as a boolean; a text setting
+/// takes them as written. This also keeps a secret such as `PARKING_ADMIN_KEY` out of type
+/// errors, which would quote it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_text(self) -> String {
+        match self {
+            Scalar::Text(s) => s,
+            Scalar::Unsigned(n) => n.to_string(),
+            Scalar::Signed(n) => n.to_string(),
+            Scalar::Float(n) => n.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Scalar::deserialize(d).map(Scalar::into_text)
+}
+
+fn optional_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<Scalar>::deserialize(d).map(|s| s.map(Scalar::into_text))
+}
+
 /// Accepts `"a, b"` (environment) as well as `["a", "b"]` (config file).
 fn comma_separated<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -249,6 +287,42 @@ mod tests {
         let s = Settings::from_defaults(&overrides).unwrap();
         assert_eq!(s.bind.to_string(), "0.0.0.0:9000");
         assert_eq!(s.database, DatabaseUrl::Sqlite("/tmp/x.db".into()));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_text_settings_take_any_scalar() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "parking.toml",
+                "bind = \"127.0.0.1:7000\"\nlog_format = \"pretty\"\n",
+            )?;
+            jail.set_env("PARKING_BIND", "127.0.0.1:7001");
+            jail.set_env("PARKING_ADMIN_KEY", "12345678901234567890");
+            jail.set_env(
+                "PARKING_CORS_ORIGINS",
+                "https://a.example, https://b.example",
+            );
+            let s = Settings::load(
+                Some(std::path::Path::new("parking.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(s.bind.to_string(), "127.0.0.1:7001");
+            assert_eq!(s.log_format, LogFormat::Pretty);
+            assert_eq!(
+                s.admin_key.map(|k| k.expose().to_owned()).as_deref(),
+                Some("12345678901234567890")
+            );
+            assert_eq!(s.cors_origins, ["https://a.example", "https://b.example"]);
+            let flagged = Overrides {
+                bind: Some("127.0.0.1:7002".into()),
+                database: None,
+            };
+            let s = Settings::load(Some(std::path::Path::new("parking.toml")), &flagged)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(s.bind.to_string(), "127.0.0.1:7002");
+            Ok(())
+        });
     }
 
     #[test]

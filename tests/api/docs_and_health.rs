@@ -1,0 +1,183 @@
+//! Health checks, the OpenAPI document, the offline docs page and request ids.
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn liveness_and_readiness_report_ok() {
+    let app = spawn_app().await;
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+    assert_eq!(
+        live.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"status": "ok"})
+    );
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"status": "ok", "checks": {"database": "ok"}})
+    );
+}
+
+#[tokio::test]
+async fn readiness_is_503_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.state.store.close().await;
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(ready, 503).await;
+    assert_eq!(problem["checks"]["database"], "unavailable");
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.status(),
+        200,
+        "liveness does not depend on the database"
+    );
+}
+
+/// The served document is compared with the committed snapshot, so any contract change shows
+/// up as a reviewed diff (`INSTA_UPDATE=always` rewrites it).
+#[tokio::test]
+async fn the_openapi_document_matches_the_snapshot() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/vehicles",
+        "/api/v1/vehicles/{plate}",
+        "/health/live",
+        "/health/ready",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} documented");
+    }
+    insta::assert_json_snapshot!("openapi", document, {".info.version" => "[version]"});
+}
+
+#[tokio::test]
+async fn the_docs_page_and_its_assets_are_served_without_the_internet() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("//cdn"));
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-ui-standalone-preset.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(
+            html.contains(asset) || asset == "swagger-initializer.js",
+            "{asset} referenced"
+        );
+        let response = app
+            .client
+            .get(app.url(&format!("/docs/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let body = response.text().await.unwrap();
+        if asset == "swagger-initializer.js" {
+            assert!(
+                body.contains("/api/v1/openapi.json"),
+                "the docs load our document"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_valid_client_request_id_is_kept_and_echoed() {
+    let app = spawn_app().await;
+    for id in ["abc-123_X.y", &"a".repeat(64)] {
+        let response = app
+            .get("/api/v1/vehicles")
+            .header("X-Request-Id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], id);
+    }
+    let response = app
+        .get("/api/v1/vehicles/NONE1")
+        .header("X-Request-Id", "trace-404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-404");
+    let problem = assert_problem(response, 404).await;
+    assert_eq!(problem["request_id"], "trace-404");
+}
+
+#[tokio::test]
+async fn an_unacceptable_request_id_is_replaced() {
+    let app = spawn_app().await;
+    for id in ["", "has space", "semi;colon", "x/y", &"a".repeat(65)] {
+        let response = app
+            .get("/api/v1/vehicles")
+            .header("X-Request-Id", id)
+            .send()
+            .await
+            .unwrap();
+        let echoed = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(echoed, id);
+        assert_eq!(echoed.len(), 26, "a generated ULID");
+    }
+    let without = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    let a = without.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        again.headers()["x-request-id"].to_str().unwrap(),
+        a,
+        "ids are unique"
+    );
+}

@@ -1,0 +1,199 @@
+//! `spawn_app()` and one helper per endpoint.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use parking::{
+    app::{App, AppState},
+    config::{Overrides, Settings},
+    domain::{ApiKeySecret, RetentionPeriod, Role},
+};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin_key: String,
+    pub operator_key: String,
+    pub state: AppState,
+    pub db_path: PathBuf,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts the service on a free port with a fresh database and an admin and operator key.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("parking.db");
+    let mut settings = Settings::from_defaults(&Overrides {
+        bind: Some("127.0.0.1:0".into()),
+        database: Some(format!("sqlite://{}", db_path.display())),
+    })
+    .unwrap();
+    settings.admin_key = Some(ApiKeySecret::from_presented(ADMIN_KEY));
+    let app = App::build(&settings).await.unwrap();
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (_, operator) = state
+        .keys
+        .create("front desk", Role::Operator)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let stopped = shutdown.clone();
+    tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        admin_key: ADMIN_KEY.to_owned(),
+        operator_key: operator.expose().to_owned(),
+        state,
+        db_path,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+/// A registration body with valid defaults.
+pub fn vehicle(plate: &str) -> Value {
+    json!({
+        "number_plate": plate,
+        "contact_name": "Ada Lovelace",
+        "phone_number": "+44 20 7946 0958",
+    })
+}
+
+pub fn minutes_ago(minutes: i64) -> DateTime<Utc> {
+    Utc::now() - TimeDelta::minutes(minutes)
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", &self.operator_key)
+    }
+
+    pub async fn register(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/api/v1/vehicles"))
+            .header("X-API-Key", &self.operator_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers and asserts 201, returning the vehicle.
+    pub async fn register_ok(&self, body: &Value) -> Value {
+        let response = self.register(body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn get_vehicle(&self, plate: &str) -> Response {
+        self.get(&format!("/api/v1/vehicles/{}", encode(plate)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_vehicle(&self, plate: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(&format!("/api/v1/vehicles/{}", encode(plate))))
+            .header("X-API-Key", &self.operator_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_vehicle(&self, plate: &str) -> Response {
+        self.client
+            .delete(self.url(&format!("/api/v1/vehicles/{}", encode(plate))))
+            .header("X-API-Key", &self.operator_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn list(&self, query: &[(&str, &str)]) -> Response {
+        self.get("/api/v1/vehicles")
+            .query(query)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Lists and asserts 200, returning the body.
+    pub async fn list_ok(&self, query: &[(&str, &str)]) -> Value {
+        let response = self.list(query).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn set_retention_hours(&self, hours: i64) {
+        let period = RetentionPeriod::from_hours(hours).unwrap();
+        self.state
+            .store
+            .set_retention(period, Utc::now())
+            .await
+            .unwrap();
+    }
+}
+
+pub fn encode(plate: &str) -> String {
+    percent_encoding::utf8_percent_encode(plate, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Asserts a problem+json response with this status and returns its body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "unexpected status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "about:blank");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(body["request_id"], request_id.as_str());
+    body
+}
+
+/// The fields named in a problem's `errors`, in order.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,460 @@
+//! The `parking` binary as an operator runs it: logs, signals, crash durability, subcommands.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+
+const KEY: &str = "process-test-admin-key-42";
+
+struct Server {
+    child: Child,
+    address: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn parking() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parking"));
+    // Only what each test sets: the developer's own PARKING_* variables must not leak in.
+    command.env_clear().kill_on_drop(true);
+    command
+}
+
+fn database_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// Starts `parking serve` on a free port and waits for its "listening" log line.
+async fn start(db: &Path, admin_key: Option<&str>) -> Server {
+    let mut command = parking();
+    command
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            &database_url(db),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = admin_key {
+        command.env("PARKING_ADMIN_KEY", key);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = oneshot::channel();
+    let mut tx = Some(tx);
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let out_lines = stdout.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = out.next_line().await {
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "listening"
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(event["address"].as_str().unwrap().to_owned());
+            }
+            out_lines.lock().unwrap().push(line);
+        }
+    });
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let err_lines = stderr.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = err.next_line().await {
+            err_lines.lock().unwrap().push(line);
+        }
+    });
+    let address = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the server did not start")
+        .unwrap();
+    Server {
+        child,
+        address: format!("http://{address}"),
+        stdout,
+        stderr,
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    async fn stop(mut self) -> (Option<i32>, Vec<String>, Vec<String>) {
+        self.signal("-TERM");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server did not stop")
+            .unwrap();
+        // Let the reader tasks drain the pipes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (status.code(), out, err)
+    }
+}
+
+async fn register(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(server.url("/api/v1/vehicles"))
+        .header("X-API-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("p.db"), Some(KEY)).await;
+    let client = reqwest::Client::new();
+    let body = json!({"number_plate": "QX99 LOG", "contact_name": "Zebediah Quux", "phone_number": "+44 20 7946 0321"});
+    assert_eq!(register(&client, &server, KEY, &body).await.status(), 201);
+    let got = client
+        .get(server.url("/api/v1/vehicles/qx99log"))
+        .header("X-API-Key", KEY)
+        .header("X-Request-Id", "trace-me-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    let bad = json!({"number_plate": "QX99LOG", "contact_name": "Zebediah\u{1}Quux", "phone_number": "+44 20 7946 0321 1"});
+    assert_eq!(register(&client, &server, KEY, &bad).await.status(), 422);
+    let url = server.url(&format!("/api/v1/vehicles?q=Zebediah&api_key={KEY}"));
+    assert_eq!(
+        client
+            .get(url)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(server.url("/api/v1/vehicles"))
+            .header("X-API-Key", "pk_wrong-key-123")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    let (code, stdout, _) = server.stop().await;
+    assert_eq!(code, Some(0), "SIGTERM ends the process cleanly");
+    let events: Vec<Value> = stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let traced: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["span"]["request_id"] == "trace-me-1")
+        .collect();
+    assert_eq!(traced.len(), 1, "one line per request");
+    assert_eq!(traced[0]["span"]["route"], "/api/v1/vehicles/{plate}");
+    assert_eq!(traced[0]["span"]["method"], "GET");
+    assert_eq!(traced[0]["status"], 200);
+    assert!(traced[0]["latency_ms"].is_number());
+    let requests = events
+        .iter()
+        .filter(|e| e["message"] == "request completed")
+        .count();
+    assert_eq!(requests, 5);
+    let all = stdout.join("\n");
+    for secret in [
+        KEY,
+        "pk_wrong-key-123",
+        "Zebediah",
+        "Quux",
+        "7911654321",
+        "654321",
+        "QX99",
+        "qx99",
+    ] {
+        assert!(!all.contains(secret), "{secret} appears in the logs");
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_registrations_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let mut server = start(&db, Some(KEY)).await;
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = reqwest::Client::new();
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (client, url, acknowledged, stop) = (
+            client.clone(),
+            server.url("/api/v1/vehicles"),
+            acknowledged.clone(),
+            stop.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            for n in 0..10_000 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let plate = format!("K{writer}N{n}");
+                let body = json!({"number_plate": plate, "contact_name": "Crash Test", "phone_number": "+44 20 7946 0958"});
+                match client.post(&url).header("X-API-Key", KEY).json(&body).send().await {
+                    Ok(r) if r.status() == 201 => acknowledged.lock().unwrap().push(plate),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    // Kill mid-stream, once a few hundred writes are acknowledged (or after 10 s).
+    for _ in 0..1000 {
+        if acknowledged.lock().unwrap().len() >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.signal("-KILL");
+    server.child.wait().await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 100,
+        "only {} writes before the kill",
+        acknowledged.len()
+    );
+
+    let server = start(&db, Some(KEY)).await;
+    for plate in &acknowledged {
+        let response = client
+            .get(server.url(&format!("/api/v1/vehicles/{plate}")))
+            .header("X-API-Key", KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{plate} was acknowledged but lost");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_first_start_prints_an_admin_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db");
+    let server = start(&db, None).await;
+    // The key is printed before the listener starts, so it is already there.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stderr = server.stderr.lock().unwrap().clone();
+    let key = stderr
+        .iter()
+        .find(|l| l.starts_with("pk_"))
+        .expect("a key on stderr")
+        .clone();
+    let client = reqwest::Client::new();
+    let response = client
+        .get(server.url("/api/v1/vehicles"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, stdout, _) = server.stop().await;
+    assert!(!stdout.join("\n").contains(&key), "the key is not logged");
+
+    let server = start(&db, None).await;
+    let (_, _, stderr) = server.stop().await;
+    assert!(
+        !stderr.iter().any(|l| l.starts_with("pk_")),
+        "not printed again: {stderr:?}"
+    );
+}
+
+async fn run(args: &[&str]) -> (i32, String, String) {
+    let output = parking().args(args).output().await.unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked_from_the_command_line_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("keys.db");
+    let url = database_url(&db);
+    let server = start(&db, Some(KEY)).await;
+
+    let (code, stdout, _) = run(&[
+        "keys",
+        "create",
+        "--role",
+        "operator",
+        "--name",
+        "front desk",
+        "--database",
+        &url,
+    ])
+    .await;
+    assert_eq!(code, 0);
+    let key = stdout.trim().to_owned();
+    assert!(
+        key.starts_with("pk_") && key.len() >= 46 && !key.contains('\n'),
+        "{stdout:?}"
+    );
+    let client = reqwest::Client::new();
+    let call = || {
+        client
+            .get(server.url("/api/v1/vehicles"))
+            .header("X-API-Key", &key)
+            .send()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+
+    let (code, listing, _) = run(&["keys", "list", "--database", &url]).await;
+    assert_eq!(code, 0);
+    let line = listing
+        .lines()
+        .find(|l| l.ends_with("front desk"))
+        .expect("listed");
+    assert!(
+        line.contains("operator") && line.contains("active"),
+        "{line}"
+    );
+    assert!(
+        !listing.contains(&key) && !listing.contains(KEY),
+        "secrets are never listed"
+    );
+    let id = line.split_whitespace().next().unwrap();
+
+    let (code, _, _) = run(&["keys", "revoke", id, "--database", &url]).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        call().await.unwrap().status(),
+        401,
+        "revocation applies to the running server at once"
+    );
+    let (_, listing, _) = run(&["keys", "list", "--database", &url]).await;
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.ends_with("front desk") && l.contains("revoked"))
+    );
+
+    let (code, _, stderr) = run(&["keys", "revoke", "9999", "--database", &url]).await;
+    assert_ne!(code, 0);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_bad_settings_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nested/dir/m.db");
+    let (code, _, _) = run(&["migrate", "--database", &database_url(&db)]).await;
+    assert_eq!(code, 0);
+    assert!(db.exists());
+
+    let failures: [(&[&str], &[(&str, &str)], &str); 5] = [
+        (&["serve", "--bind", "nowhere"], &[], "PARKING_BIND"),
+        (
+            &["serve"],
+            &[("PARKING_DATABASE_URL", "mysql://db")],
+            "PARKING_DATABASE_URL",
+        ),
+        (
+            &["serve"],
+            &[("PARKING_PURGE_INTERVAL_SECS", "soon")],
+            "PURGE_INTERVAL_SECS",
+        ),
+        (
+            &["serve"],
+            &[("PARKING_DEFAULT_PHONE_REGION", "XX")],
+            "PARKING_DEFAULT_PHONE_REGION",
+        ),
+        (
+            &["serve", "--config", "/nonexistent/parking.toml"],
+            &[],
+            "config file",
+        ),
+    ];
+    for (args, env, expected) in failures {
+        let output = parking()
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?} {env:?}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(expected), "{expected} not in {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn settings_come_from_flag_then_environment_then_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_db = dir.path().join("from-file.db");
+    let env_db = dir.path().join("from-env.db");
+    let flag_db = dir.path().join("from-flag.db");
+    let config = dir.path().join("parking.toml");
+    std::fs::write(
+        &config,
+        format!("database_url = \"{}\"\n", database_url(&file_db)),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let migrate = |env: Option<&Path>, flag: Option<&Path>| {
+        let mut command = parking();
+        command.args(["migrate", "--config", config]);
+        if let Some(env) = env {
+            command.env("PARKING_DATABASE_URL", database_url(env));
+        }
+        if let Some(flag) = flag {
+            command.args(["--database", &database_url(flag)]);
+        }
+        async move { command.status().await.unwrap() }
+    };
+    assert!(migrate(None, None).await.success());
+    assert!(file_db.exists() && !env_db.exists());
+    assert!(migrate(Some(&env_db), None).await.success());
+    assert!(env_db.exists() && !flag_db.exists());
+    assert!(migrate(Some(&env_db), Some(&flag_db)).await.success());
+    assert!(flag_db.exists());
+}

@@ -1,0 +1,188 @@
+//! POST /api/v1/vehicles.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::json;
+
+use crate::helpers::{assert_problem, error_fields, minutes_ago, rfc3339, spawn_app, vehicle};
+
+fn time(value: &serde_json::Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn registering_returns_201_with_location_and_the_normalised_vehicle() {
+    let app = spawn_app().await;
+    let before = Utc::now() - TimeDelta::milliseconds(1);
+    let response = app
+        .register(&json!({
+            "number_plate": "ab-12 cde",
+            "contact_name": "  Ada Lovelace ",
+            "phone_number": "020 7946 0958",
+        }))
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["location"], "/api/v1/vehicles/AB12CDE");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(body["id"].as_i64().is_some_and(|id| id > 0));
+    assert_eq!(body["number_plate"], "AB12CDE");
+    assert_eq!(body["contact_name"], "Ada Lovelace");
+    assert_eq!(body["phone_number"], "+442079460958");
+    let entry = time(&body["entry_timestamp"]);
+    assert!(
+        entry >= before && entry <= Utc::now(),
+        "entry defaults to now"
+    );
+    assert_eq!(time(&body["expires_at"]), entry + TimeDelta::hours(24));
+    assert_eq!(body["created_at"], body["updated_at"]);
+    let keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys.len(), 8, "exactly the contract's fields: {keys:?}");
+}
+
+#[tokio::test]
+async fn an_explicit_entry_time_is_kept_and_starts_the_retention_clock() {
+    let app = spawn_app().await;
+    // The API keeps millisecond precision.
+    let entry = rfc3339(minutes_ago(90)).parse::<DateTime<Utc>>().unwrap();
+    let mut body = vehicle("XY34ZZZ");
+    body["entry_timestamp"] = json!(rfc3339(entry));
+    let created = app.register_ok(&body).await;
+    assert_eq!(time(&created["entry_timestamp"]), entry);
+    assert_eq!(time(&created["expires_at"]), entry + TimeDelta::hours(24));
+}
+
+#[tokio::test]
+async fn the_same_plate_written_differently_is_a_conflict() {
+    let app = spawn_app().await;
+    app.register_ok(&vehicle("AB12CDE")).await;
+    let problem = assert_problem(app.register(&vehicle("ab.12-cde")).await, 409).await;
+    assert_eq!(problem["title"], "Conflict");
+    let listed = app.list_ok(&[]).await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "nothing was overwritten"
+    );
+    assert_eq!(listed["items"][0]["number_plate"], "AB12CDE");
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_listed_in_one_422() {
+    let app = spawn_app().await;
+    let response = app
+        .register(&json!({
+            "number_plate": "!",
+            "contact_name": "   ",
+            "phone_number": "not a phone",
+            "entry_timestamp": "soon",
+        }))
+        .await;
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(problem["title"], "Unprocessable Content");
+    assert_eq!(
+        error_fields(&problem),
+        [
+            "number_plate",
+            "contact_name",
+            "phone_number",
+            "entry_timestamp"
+        ]
+    );
+    assert_eq!(problem["detail"], "4 fields are invalid");
+}
+
+#[tokio::test]
+async fn a_single_invalid_field_is_named_in_the_detail() {
+    let app = spawn_app().await;
+    let mut body = vehicle("AB12CDE");
+    body["phone_number"] = json!("12");
+    let problem = assert_problem(app.register(&body).await, 422).await;
+    assert_eq!(
+        problem["detail"],
+        "phone_number is not a valid phone number"
+    );
+    assert_eq!(error_fields(&problem), ["phone_number"]);
+}
+
+#[tokio::test]
+async fn missing_and_wrongly_typed_fields_are_reported_together() {
+    let app = spawn_app().await;
+    let response = app
+        .register(&json!({"number_plate": 1234, "phone_number": ["+44 20 7946 0958"]}))
+        .await;
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(
+        error_fields(&problem),
+        ["number_plate", "contact_name", "phone_number"]
+    );
+    let messages: Vec<_> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            json!("must be a string"),
+            json!("is required"),
+            json!("must be a string")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn entry_times_in_the_future_or_past_retention_are_rejected() {
+    let app = spawn_app().await;
+    let cases = [
+        (Utc::now() + TimeDelta::minutes(6), 422),
+        (
+            Utc::now() - TimeDelta::hours(24) - TimeDelta::seconds(1),
+            422,
+        ),
+        (Utc::now() + TimeDelta::minutes(4), 201),
+        (Utc::now() - TimeDelta::hours(23), 201),
+    ];
+    for (i, (entry, status)) in cases.into_iter().enumerate() {
+        let mut body = vehicle(&format!("TIME{i}"));
+        body["entry_timestamp"] = json!(rfc3339(entry));
+        let response = app.register(&body).await;
+        assert_eq!(response.status().as_u16(), status, "case {i}");
+        if status == 422 {
+            let problem = assert_problem(response, 422).await;
+            assert_eq!(error_fields(&problem), ["entry_timestamp"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_fields_are_rejected_rather_than_ignored() {
+    let app = spawn_app().await;
+    let mut body = vehicle("AB12CDE");
+    body["colour"] = json!("red");
+    let problem = assert_problem(app.register(&body).await, 422).await;
+    assert_eq!(error_fields(&problem), ["colour"]);
+    assert_eq!(app.get_vehicle("AB12CDE").await.status(), 404);
+}
+
+#[tokio::test]
+async fn plate_and_name_limits_are_enforced() {
+    let app = spawn_app().await;
+    for (plate, status) in [
+        ("A", 422),
+        ("AB", 201),
+        ("ABCDEFGHJK12", 201),
+        ("ABCDEFGHJK123", 422),
+        ("AB_12", 422),
+    ] {
+        let response = app.register(&vehicle(plate)).await;
+        assert_eq!(response.status().as_u16(), status, "plate {plate}");
+    }
+    let mut body = vehicle("NAME1");
+    body["contact_name"] = json!("x".repeat(101));
+    assert_problem(app.register(&body).await, 422).await;
+    body["contact_name"] = json!("Ada\u{7}Lovelace");
+    assert_problem(app.register(&body).await, 422).await;
+    body["contact_name"] = json!("é".repeat(100));
+    assert_eq!(app.register(&body).await.status(), 201);
+}
