@@ -290,6 +290,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn environment_overrides_the_file_and_text_settings_take_any_scalar() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

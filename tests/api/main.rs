@@ -1,5 +1,9 @@
 //! Integration tests: the real service on a loopback port, a fresh SQLite file per test,
 //! real HTTP. Built as one binary so the crate is linked once.
+#![expect(
+    clippy::unwrap_used,
+    reason = "in a test, an unexpected None or Err should fail loudly where it happens"
+)]
 
 mod auth;
 mod docs_and_health;

@@ -389,7 +389,9 @@ async fn migrate_creates_the_database_and_bad_settings_fail_with_one_line() {
     assert_eq!(code, 0);
     assert!(db.exists());
 
-    let failures: [(&[&str], &[(&str, &str)], &str); 5] = [
+    /// Arguments, environment, and what the one-line error must name.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let failures: [Case; 5] = [
         (&["serve", "--bind", "nowhere"], &[], "PARKING_BIND"),
         (
             &["serve"],
