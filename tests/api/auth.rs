@@ -101,12 +101,7 @@ async fn a_known_key_with_too_low_a_role_is_403() {
 #[tokio::test]
 async fn the_openapi_document_needs_no_key() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.public_get("/api/v1/openapi.json").await;
     assert_eq!(response.status(), 200);
 }
 

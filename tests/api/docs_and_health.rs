@@ -5,23 +5,13 @@ use crate::helpers::{assert_problem, spawn_app};
 #[tokio::test]
 async fn liveness_and_readiness_report_ok() {
     let app = spawn_app().await;
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.public_get("/health/live").await;
     assert_eq!(live.status(), 200);
     assert_eq!(
         live.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({"status": "ok"})
     );
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.public_get("/health/ready").await;
     assert_eq!(ready.status(), 200);
     assert_eq!(
         ready.json::<serde_json::Value>().await.unwrap(),
@@ -33,20 +23,10 @@ async fn liveness_and_readiness_report_ok() {
 async fn readiness_is_503_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.state.store.close().await;
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.public_get("/health/ready").await;
     let problem = assert_problem(ready, 503).await;
     assert_eq!(problem["checks"]["database"], "unavailable");
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.public_get("/health/live").await;
     assert_eq!(
         live.status(),
         200,
@@ -59,12 +39,7 @@ async fn readiness_is_503_when_the_database_is_gone() {
 #[tokio::test]
 async fn the_openapi_document_matches_the_snapshot() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.public_get("/api/v1/openapi.json").await;
     assert_eq!(response.status(), 200);
     let document: serde_json::Value = response.json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
@@ -82,7 +57,7 @@ async fn the_openapi_document_matches_the_snapshot() {
 #[tokio::test]
 async fn the_docs_page_and_its_assets_are_served_without_the_internet() {
     let app = spawn_app().await;
-    let page = app.client.get(app.url("/docs/")).send().await.unwrap();
+    let page = app.public_get("/docs/").await;
     assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]
@@ -102,12 +77,7 @@ async fn the_docs_page_and_its_assets_are_served_without_the_internet() {
             html.contains(asset) || asset == "swagger-initializer.js",
             "{asset} referenced"
         );
-        let response = app
-            .client
-            .get(app.url(&format!("/docs/{asset}")))
-            .send()
-            .await
-            .unwrap();
+        let response = app.public_get(&format!("/docs/{asset}")).await;
         assert_eq!(response.status(), 200, "{asset}");
         let body = response.text().await.unwrap();
         if asset == "swagger-initializer.js" {
@@ -159,22 +129,12 @@ async fn an_unacceptable_request_id_is_replaced() {
         assert_ne!(echoed, id);
         assert_eq!(echoed.len(), 26, "a generated ULID");
     }
-    let without = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let without = app.public_get("/health/live").await;
     let a = without.headers()["x-request-id"]
         .to_str()
         .unwrap()
         .to_owned();
-    let again = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let again = app.public_get("/health/live").await;
     assert_ne!(
         again.headers()["x-request-id"].to_str().unwrap(),
         a,

@@ -8,15 +8,7 @@ use crate::helpers::{assert_problem, error_fields, spawn_app, vehicle};
 async fn malformed_json_is_400() {
     let app = spawn_app().await;
     for body in ["{bad", "", "{\"number_plate\": \"AB12\",}", "\u{feff}{}"] {
-        let response = app
-            .client
-            .post(app.url("/api/v1/vehicles"))
-            .header("X-API-Key", &app.operator_key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_raw(body, Some("application/json")).await;
         let problem = assert_problem(response, 400).await;
         assert!(
             problem["detail"]
@@ -32,15 +24,7 @@ async fn malformed_json_is_400() {
 async fn json_of_the_wrong_shape_is_422() {
     let app = spawn_app().await;
     for body in ["[]", "\"AB12CDE\"", "42", "null"] {
-        let response = app
-            .client
-            .post(app.url("/api/v1/vehicles"))
-            .header("X-API-Key", &app.operator_key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_raw(body, Some("application/json")).await;
         let problem = assert_problem(response, 422).await;
         assert_eq!(error_fields(&problem), ["body"], "{body}");
     }
@@ -55,15 +39,7 @@ async fn a_body_that_is_not_json_is_415() {
         Some("application/x-www-form-urlencoded"),
         None,
     ] {
-        let mut request = app
-            .client
-            .post(app.url("/api/v1/vehicles"))
-            .header("X-API-Key", &app.operator_key)
-            .body(body.clone());
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        assert_problem(request.send().await.unwrap(), 415).await;
+        assert_problem(app.post_raw(body.clone(), content_type).await, 415).await;
     }
     assert_eq!(app.get_vehicle("AB12CDE").await.status(), 404);
 }
@@ -78,14 +54,8 @@ async fn a_body_over_64_kib_is_413() {
     // Streamed without a length, the limit still holds.
     let chunks = futures_chunks(vehicle("AB12CDE").to_string() + &" ".repeat(70 * 1024));
     let response = app
-        .client
-        .post(app.url("/api/v1/vehicles"))
-        .header("X-API-Key", &app.operator_key)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
-        .await
-        .unwrap();
+        .post_raw(reqwest::Body::wrap_stream(chunks), Some("application/json"))
+        .await;
     assert_problem(response, 413).await;
     assert_eq!(app.get_vehicle("AB12CDE").await.status(), 404);
 }
@@ -105,7 +75,7 @@ fn futures_chunks(
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let app = spawn_app().await;
     assert_problem(app.get("/api/v1/nothing-here").send().await.unwrap(), 404).await;
-    assert_problem(app.client.get(app.url("/")).send().await.unwrap(), 404).await;
+    assert_problem(app.public_get("/").await, 404).await;
     let response = app
         .client
         .put(app.url("/api/v1/vehicles"))
@@ -166,15 +136,7 @@ async fn hostile_input_never_causes_a_500() {
         "{\"number_plate\": \"🚗🚗\", \"contact_name\": \"👩‍🔧\", \"phone_number\": \"+44 20 7946 0958\"}".as_bytes().to_vec(),
     ];
     for body in bodies {
-        let response = app
-            .client
-            .post(app.url("/api/v1/vehicles"))
-            .header("X-API-Key", &app.operator_key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_raw(body, Some("application/json")).await;
         let status = response.status().as_u16();
         assert!((400..500).contains(&status), "status {status}");
     }

@@ -92,6 +92,28 @@ impl TestApp {
             .header("X-API-Key", &self.operator_key)
     }
 
+    /// GET without a key (public routes, or to check that a key is required).
+    pub async fn public_get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POSTs raw bytes to the vehicles collection with an optional content type.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/vehicles"))
+            .header("X-API-Key", &self.operator_key)
+            .body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn register(&self, body: &Value) -> Response {
         self.client
             .post(self.url("/api/v1/vehicles"))

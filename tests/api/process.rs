@@ -276,14 +276,22 @@ async fn the_first_start_prints_an_admin_key_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("first.db");
     let server = start(&db, None).await;
-    // The key is printed before the listener starts, so it is already there.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let stderr = server.stderr.lock().unwrap().clone();
-    let key = stderr
-        .iter()
-        .find(|l| l.starts_with("pk_"))
-        .expect("a key on stderr")
-        .clone();
+    // Printed before the listener starts; the pipe reader may still be catching up.
+    let mut key = None;
+    for _ in 0..500 {
+        key = server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.starts_with("pk_"))
+            .cloned();
+        if key.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let key = key.expect("a key on stderr");
     let client = reqwest::Client::new();
     let response = client
         .get(server.url("/api/v1/vehicles"))
