@@ -6,12 +6,20 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     config::{DatabaseUrl, Settings},
-    domain::ApiKeySecret,
-    http,
-    service::{KeyService, VehicleService},
-    store::{Store, sqlite::SqliteStore},
+    domain::{ApiKeySecret, Pseudonymizer},
+    http, jobs,
+    service::{
+        AuditService, BackupService, KeyService, MaintenanceService, RetentionService,
+        VehicleService,
+    },
+    store::{
+        Store,
+        sqlite::{DatabaseLock, SqliteStore},
+    },
 };
 
 /// What every handler can reach. Cheap to clone: the heavy parts are shared.
@@ -19,16 +27,44 @@ use crate::{
 pub struct AppState {
     pub vehicles: VehicleService,
     pub keys: KeyService,
+    pub retention: RetentionService,
+    pub maintenance: MaintenanceService,
+    pub backups: BackupService,
+    pub audit: AuditService,
     pub store: Arc<dyn Store>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, settings: &Settings) -> Self {
-        Self {
-            vehicles: VehicleService::new(store.clone(), settings.default_phone_region),
+    /// Wires the services over `store`; reads the audit pseudonym key once.
+    pub async fn new(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Self> {
+        let pseudonyms = Pseudonymizer::new(
+            store
+                .audit_secret()
+                .await
+                .context("cannot read the audit key")?,
+        );
+        let backups = BackupService::new(
+            store.clone(),
+            settings.backup_dir.clone(),
+            settings.backup_keep,
+        );
+        Ok(Self {
+            vehicles: VehicleService::new(
+                store.clone(),
+                settings.default_phone_region,
+                pseudonyms.clone(),
+            ),
             keys: KeyService::new(store.clone()),
+            retention: RetentionService::new(store.clone()),
+            maintenance: MaintenanceService::new(
+                store.clone(),
+                backups.clone(),
+                settings.audit_retention_days,
+            ),
+            backups,
+            audit: AuditService::new(store.clone(), pseudonyms),
             store,
-        }
+        })
     }
 }
 
@@ -49,16 +85,26 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    settings: Settings,
     first_admin_key: Option<ApiKeySecret>,
+    background_jobs: bool,
+    /// Held while serving, so `restore` cannot replace the database under us.
+    _lock: Option<DatabaseLock>,
 }
 
 impl App {
     /// Opens storage, makes sure an admin key exists and binds the listener (port 0 picks a
     /// free port, which tests use).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let lock = match &settings.database {
+            DatabaseUrl::Sqlite(path) => Some(
+                DatabaseLock::acquire(path)
+                    .context("cannot start: another server holds the database")?,
+            ),
+        };
         let store = open_store(&settings.database).await?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
-        let state = AppState::new(store, settings);
+        let state = AppState::new(store, settings).await?;
         let first_admin_key = state
             .keys
             .ensure_admin(settings.admin_key.as_ref())
@@ -71,7 +117,10 @@ impl App {
             listener,
             router: http::router(state.clone()),
             state,
+            settings: settings.clone(),
             first_admin_key,
+            background_jobs: true,
+            _lock: lock,
         })
     }
 
@@ -86,6 +135,13 @@ impl App {
         &self.state
     }
 
+    /// Serves without scheduling the purge and backup jobs. Tests use this and call each
+    /// job's `run_once` themselves, so that no scheduled run races with what they check.
+    pub fn without_background_jobs(mut self) -> Self {
+        self.background_jobs = false;
+        self
+    }
+
     /// The admin key created on this start because none existed, to be shown once.
     pub fn take_first_admin_key(&mut self) -> Option<ApiKeySecret> {
         self.first_admin_key.take()
@@ -96,15 +152,26 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let stopping = CancellationToken::new();
+        let jobs = if self.background_jobs {
+            jobs::spawn(&self.state, &self.settings, &stopping)
+        } else {
+            Vec::new()
+        };
         tracing::info!(address = %self.local_addr(), "listening");
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")?;
+            .context("the HTTP server failed");
+        stopping.cancel();
+        for job in jobs {
+            let _ = job.await;
+        }
         self.state.store.close().await;
+        served?;
         tracing::info!("stopped");
         Ok(())
     }

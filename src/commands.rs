@@ -2,10 +2,14 @@
 
 use anyhow::Context;
 
+use std::path::Path;
+
 use crate::{
     app::{App, AppState, open_store},
-    config::Settings,
-    domain::Role,
+    config::{DatabaseUrl, Settings},
+    domain::{AuditContext, Role},
+    service::BackupTrigger,
+    store::sqlite,
     telemetry,
 };
 
@@ -35,8 +39,12 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
 /// `parking keys create`: prints the new key alone on standard output.
 pub async fn create_key(settings: Settings, role: Role, name: &str) -> anyhow::Result<()> {
     let state = command_state(&settings).await?;
-    let (record, secret) = state.keys.create(name, role).await?;
+    let created = state
+        .keys
+        .create(name, role, &AuditContext::command_line())
+        .await;
     state.store.close().await;
+    let (record, secret) = created?;
     eprintln!(
         "created {} key {} ({}); it is shown only now",
         record.role, record.id, record.name
@@ -75,7 +83,7 @@ pub async fn list_keys(settings: Settings) -> anyhow::Result<()> {
 /// `parking keys revoke ID`: the key stops working at once.
 pub async fn revoke_key(settings: Settings, id: i64) -> anyhow::Result<()> {
     let state = command_state(&settings).await?;
-    let revoked = state.keys.revoke(id).await;
+    let revoked = state.keys.revoke(id, &AuditContext::command_line()).await;
     state.store.close().await;
     revoked.with_context(|| format!("cannot revoke key {id}"))?;
     eprintln!("revoked key {id}");
@@ -85,7 +93,67 @@ pub async fn revoke_key(settings: Settings, id: i64) -> anyhow::Result<()> {
 async fn command_state(settings: &Settings) -> anyhow::Result<AppState> {
     telemetry::init_for_command();
     let store = open_store(&settings.database).await?;
-    Ok(AppState::new(store, settings))
+    AppState::new(store, settings).await
+}
+
+/// `parking purge`: runs the retention purge once.
+pub async fn purge(settings: Settings) -> anyhow::Result<()> {
+    let state = command_state(&settings).await?;
+    let report = state.maintenance.purge(&AuditContext::command_line()).await;
+    let rotated = state.backups.rotate(chrono::Utc::now()).await;
+    state.store.close().await;
+    let report = report?;
+    rotated?;
+    eprintln!(
+        "deleted {} expired vehicle(s); cut-off {}",
+        report.deleted,
+        report
+            .cutoff
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    Ok(())
+}
+
+/// `parking backup [--out FILE]`: a verified backup of the live database, in the backup folder
+/// or at `FILE`. Safe while the server runs.
+pub async fn backup(settings: Settings, out: Option<&Path>) -> anyhow::Result<()> {
+    let state = command_state(&settings).await?;
+    let ctx = AuditContext::command_line();
+    let written = match out {
+        Some(path) => state
+            .backups
+            .create_at(path, &ctx)
+            .await
+            .map(|size| (path.to_owned(), size)),
+        None => state
+            .backups
+            .create(BackupTrigger::CommandLine, &ctx)
+            .await
+            .map(|b| (b.path, b.size_bytes)),
+    };
+    state.store.close().await;
+    let (path, size) = written?;
+    println!("{}", path.display());
+    eprintln!("backup written and verified ({size} bytes)");
+    Ok(())
+}
+
+/// `parking restore FILE`: replaces the database with a verified backup, keeping the old
+/// one aside. Refused while a server holds the database.
+pub async fn restore(settings: Settings, file: &Path) -> anyhow::Result<()> {
+    telemetry::init_for_command();
+    let DatabaseUrl::Sqlite(database) = &settings.database;
+    let kept = sqlite::restore(database, file)
+        .await
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    match kept {
+        Some(path) => eprintln!(
+            "restored; the replaced database is kept at {}",
+            path.display()
+        ),
+        None => eprintln!("restored"),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

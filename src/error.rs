@@ -35,6 +35,9 @@ pub enum ApiError {
     Invalid(String, Vec<FieldError>),
     #[error("the service is not ready: {0}")]
     Unavailable(String),
+    /// The backup an operation depends on failed; the operation did nothing.
+    #[error("the backup could not be written or verified, so nothing was deleted")]
+    BackupFailed(String),
     /// Logged where it is turned into a response; the client sees no internals.
     #[error("internal error: {0}")]
     Internal(String),
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) | ApiError::BackupFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -95,7 +98,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
+        if let ApiError::Internal(cause) | ApiError::BackupFailed(cause) = &self {
             tracing::error!(error = %cause, "request failed");
         }
         let status = self.status();
@@ -138,6 +141,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Invalid(errors.summary(), errors.into_vec()),
             ServiceError::NotFound(what) => ApiError::NotFound(what.to_owned()),
             ServiceError::Conflict(what) => ApiError::Conflict(what.to_owned()),
+            ServiceError::BackupFailed(cause) => ApiError::BackupFailed(cause.to_string()),
             other @ (ServiceError::Store(_) | ServiceError::Randomness(_)) => {
                 ApiError::Internal(other.to_string())
             }

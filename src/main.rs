@@ -32,6 +32,15 @@ enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Write a verified backup (to the backup folder, or to FILE).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Replace the database with a backup (refused while a server uses it).
+    Restore { file: PathBuf },
+    /// Run the retention purge once.
+    Purge,
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -94,6 +103,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => commands::serve(settings).await,
         Command::Migrate => commands::migrate(settings).await,
+        Command::Backup { out } => commands::backup(settings, out.as_deref()).await,
+        Command::Restore { file } => commands::restore(settings, &file).await,
+        Command::Purge => commands::purge(settings).await,
         Command::Keys { action } => match action {
             KeysAction::Create { role, name } => {
                 commands::create_key(settings, role.into(), &name).await

@@ -2,22 +2,26 @@
 //! invalid plate, phone number, name or time.
 
 mod api_key;
+mod audit;
 mod contact_name;
 mod entry_time;
 mod field_error;
 mod phone;
 mod plate;
+mod pseudonym;
 mod retention;
 mod role;
 mod search_terms;
 mod vehicle;
 
 pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName};
+pub use audit::{AuditAction, AuditContext, AuditRecord, NewAuditEntry};
 pub use contact_name::ContactName;
 pub use entry_time::EntryTime;
 pub use field_error::{FieldError, FieldErrors, RawField};
 pub use phone::{PhoneNumber, PhoneRegion};
 pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text};
+pub use pseudonym::Pseudonymizer;
 pub use retention::RetentionPeriod;
 pub use role::Role;
 pub use search_terms::SearchTerms;

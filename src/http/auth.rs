@@ -5,13 +5,36 @@ use axum::{
     http::{header, request::Parts},
 };
 
-use crate::{app::AppState, domain::Role, error::ApiError, service::Caller};
+use crate::{
+    app::AppState,
+    domain::{AuditContext, Role},
+    error::ApiError,
+    http::request_context::current_request_id,
+    service::Caller,
+};
 
 /// Any valid key: operators and admins.
 pub struct Operator(pub Caller);
 
 /// A valid key with the admin role.
 pub struct Admin(pub Caller);
+
+impl Operator {
+    /// The audit actor and request id for changes made by this caller.
+    pub fn audit(&self) -> AuditContext {
+        audit_context(&self.0)
+    }
+}
+
+impl Admin {
+    pub fn audit(&self) -> AuditContext {
+        audit_context(&self.0)
+    }
+}
+
+fn audit_context(caller: &Caller) -> AuditContext {
+    AuditContext::for_key(&caller.name, caller.key_id, current_request_id())
+}
 
 /// The key a request presents, if any. The WebSocket may also pass it as `?api_key=`.
 pub fn presented_key(parts: &Parts) -> Option<&str> {

@@ -1,10 +1,14 @@
 //! The HTTP layer: routes, extractors, authentication and request context.
 
+mod audit;
 pub mod auth;
 pub mod extract;
 mod health;
+mod maintenance;
 pub mod openapi;
+mod query_params;
 pub mod request_context;
+mod retention;
 pub mod vehicles;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
@@ -36,6 +40,9 @@ pub fn router(state: AppState) -> Router {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(vehicles::router())
+        .merge(retention::router())
+        .merge(maintenance::router())
+        .merge(audit::router())
         .merge(health::router())
 }
 

@@ -14,6 +14,9 @@ pub enum ServiceError {
     /// Storage failed for a reason the client cannot fix.
     #[error(transparent)]
     Store(StoreError),
+    /// A backup could not be written or verified, so the operation that needed it did not run.
+    #[error("backup failed: {0}")]
+    BackupFailed(StoreError),
     /// The operating system could not supply randomness for a new key.
     #[error("random source failed: {0}")]
     Randomness(#[from] getrandom::Error),

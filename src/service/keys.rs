@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use serde_json::json;
 
 use super::ServiceError;
 use crate::{
-    domain::{ApiKeySecret, FieldErrors, KeyName, Role},
+    domain::{ApiKeySecret, AuditAction, AuditContext, FieldErrors, KeyName, Role},
     store::{ApiKeyRecord, NewApiKey, Store, StoreError},
 };
 
@@ -49,15 +50,18 @@ impl KeyService {
         &self,
         name: &str,
         role: Role,
+        ctx: &AuditContext,
     ) -> Result<(ApiKeyRecord, ApiKeySecret), ServiceError> {
         let name = KeyName::parse(name).map_err(|m| FieldErrors::single("name", m))?;
         let secret = ApiKeySecret::generate()?;
+        let now = Utc::now();
+        let audit = created_entry(ctx, &name, role, now);
         let key = NewApiKey {
             name,
             role,
             hash: secret.hash(),
         };
-        let record = self.store.insert_api_key(&key, Utc::now()).await?;
+        let record = self.store.insert_api_key(&key, now, &audit).await?;
         Ok((record, secret))
     }
 
@@ -65,8 +69,15 @@ impl KeyService {
         Ok(self.store.list_api_keys().await?)
     }
 
-    pub async fn revoke(&self, id: i64) -> Result<(), ServiceError> {
-        if self.store.revoke_api_key(id, Utc::now()).await? {
+    pub async fn revoke(&self, id: i64, ctx: &AuditContext) -> Result<(), ServiceError> {
+        let now = Utc::now();
+        let audit = ctx.entry(
+            AuditAction::ApiKeyRevoked,
+            Some(id.to_string()),
+            json!({}),
+            now,
+        );
+        if self.store.revoke_api_key(id, now, &audit).await? {
             Ok(())
         } else {
             Err(ServiceError::NotFound("no active API key has this id"))
@@ -79,19 +90,38 @@ impl KeyService {
         &self,
         env_key: Option<&ApiKeySecret>,
     ) -> Result<Option<ApiKeySecret>, ServiceError> {
+        let ctx = AuditContext::system();
         if let Some(secret) = env_key {
+            let name = KeyName::parse(ENV_KEY_NAME).map_err(|m| FieldErrors::single("name", m))?;
+            let now = Utc::now();
+            let audit = created_entry(&ctx, &name, Role::Admin, now);
             let key = NewApiKey {
-                name: KeyName::parse(ENV_KEY_NAME).map_err(|m| FieldErrors::single("name", m))?,
+                name,
                 role: Role::Admin,
                 hash: secret.hash(),
             };
-            self.store.ensure_env_admin_key(&key, Utc::now()).await?;
+            self.store.ensure_env_admin_key(&key, now, &audit).await?;
             return Ok(None);
         }
         if self.store.has_active_admin_key().await? {
             return Ok(None);
         }
-        let (_, secret) = self.create(FIRST_KEY_NAME, Role::Admin).await?;
+        let (_, secret) = self.create(FIRST_KEY_NAME, Role::Admin, &ctx).await?;
         Ok(Some(secret))
     }
+}
+
+/// The store fills in the key's id once it is known.
+fn created_entry(
+    ctx: &AuditContext,
+    name: &KeyName,
+    role: Role,
+    now: chrono::DateTime<Utc>,
+) -> crate::domain::NewAuditEntry {
+    ctx.entry(
+        AuditAction::ApiKeyCreated,
+        None,
+        json!({ "name": name.as_str(), "role": role.as_str() }),
+        now,
+    )
 }

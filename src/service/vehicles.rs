@@ -1,16 +1,18 @@
-//! Registering, finding, changing and removing parked vehicles.
+//! Registering, finding, changing and removing parked vehicles. Every change is audited in
+//! the same transaction, under a pseudonym of the plate.
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SecondsFormat, Utc};
+use serde_json::json;
 
 use super::ServiceError;
 use crate::{
     domain::{
-        NewVehicle, NumberPlate, ParseContext, PhoneRegion, RawField, RawNewVehicle, Vehicle,
-        VehicleChanges,
+        AuditAction, AuditContext, NewVehicle, NumberPlate, ParseContext, PhoneRegion,
+        Pseudonymizer, RawField, RawNewVehicle, Vehicle, VehicleChanges,
     },
-    store::{Store, VehicleCursor, VehicleFilter},
+    store::{InsertAudit, Store, VehicleCursor, VehicleFilter},
 };
 
 const NOT_FOUND: &str = "no vehicle with this number plate is parked";
@@ -26,23 +28,51 @@ pub struct VehiclePage {
 pub struct VehicleService {
     store: Arc<dyn Store>,
     region: PhoneRegion,
+    pseudonyms: Pseudonymizer,
 }
 
 impl VehicleService {
-    pub fn new(store: Arc<dyn Store>, region: PhoneRegion) -> Self {
-        Self { store, region }
+    pub fn new(store: Arc<dyn Store>, region: PhoneRegion, pseudonyms: Pseudonymizer) -> Self {
+        Self {
+            store,
+            region,
+            pseudonyms,
+        }
     }
 
-    pub async fn register(&self, raw: RawNewVehicle<'_>) -> Result<Vehicle, ServiceError> {
+    pub async fn register(
+        &self,
+        raw: RawNewVehicle<'_>,
+        ctx: &AuditContext,
+    ) -> Result<Vehicle, ServiceError> {
         let now = Utc::now();
         let retention = self.store.retention().await?.period;
-        let ctx = ParseContext {
+        let parse = ParseContext {
             region: self.region,
             now,
             retention,
         };
-        let vehicle = NewVehicle::parse(raw, ctx)?;
-        Ok(self.store.insert_vehicle(&vehicle, now).await?)
+        let vehicle = NewVehicle::parse(raw, parse)?;
+        let pseudonym = Some(self.pseudonyms.plate(&vehicle.plate));
+        let entry = vehicle
+            .entry
+            .at()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let audit = InsertAudit {
+            created: ctx.entry(
+                AuditAction::VehicleCreated,
+                pseudonym.clone(),
+                json!({ "entry_timestamp": entry }),
+                now,
+            ),
+            replaced_expired: ctx.entry(
+                AuditAction::VehiclesPurged,
+                None,
+                json!({ "deleted": 1, "reason": "expired record replaced by a new registration" }),
+                now,
+            ),
+        };
+        Ok(self.store.insert_vehicle(&vehicle, now, &audit).await?)
     }
 
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
@@ -78,18 +108,40 @@ impl VehicleService {
         plate: &str,
         contact_name: RawField<'_>,
         phone_number: RawField<'_>,
+        ctx: &AuditContext,
     ) -> Result<Vehicle, ServiceError> {
         let plate = lookup_plate(plate)?;
         let changes = VehicleChanges::parse(contact_name, phone_number, self.region)?;
+        let changed: Vec<&str> = [
+            changes.contact_name.as_ref().map(|_| "contact_name"),
+            changes.phone.as_ref().map(|_| "phone_number"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let now = Utc::now();
+        let audit = ctx.entry(
+            AuditAction::VehicleUpdated,
+            Some(self.pseudonyms.plate(&plate)),
+            json!({ "changed": changed }),
+            now,
+        );
         self.store
-            .update_vehicle(&plate, &changes, Utc::now())
+            .update_vehicle(&plate, &changes, now, &audit)
             .await?
             .ok_or(ServiceError::NotFound(NOT_FOUND))
     }
 
-    pub async fn remove(&self, plate: &str) -> Result<(), ServiceError> {
+    pub async fn remove(&self, plate: &str, ctx: &AuditContext) -> Result<(), ServiceError> {
         let plate = lookup_plate(plate)?;
-        if self.store.delete_vehicle(&plate, Utc::now()).await? {
+        let now = Utc::now();
+        let audit = ctx.entry(
+            AuditAction::VehicleDeleted,
+            Some(self.pseudonyms.plate(&plate)),
+            json!({}),
+            now,
+        );
+        if self.store.delete_vehicle(&plate, now, &audit).await? {
             Ok(())
         } else {
             Err(ServiceError::NotFound(NOT_FOUND))

@@ -9,9 +9,14 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges};
+use std::path::Path;
+
+use crate::domain::{
+    AuditRecord, NewAuditEntry, NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges,
+};
 pub use records::{
-    ApiKeyRecord, ListOrder, NewApiKey, RetentionSetting, VehicleCursor, VehicleFilter,
+    ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
+    RetentionSetting, VehicleCursor, VehicleFilter,
 };
 
 /// Failures of the storage layer. Messages carry no stored values (plates, names, phones).
@@ -24,13 +29,18 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A backup file failed its integrity check.
+    #[error("backup verification failed: {0}")]
+    Corrupt(String),
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the service persists.
 #[async_trait]
-pub trait Store: VehicleStore + KeyStore + SettingsStore {
+pub trait Store: VehicleStore + KeyStore + SettingsStore + AuditStore + MaintenanceStore {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Closes connections once in-flight work is done (shutdown).
@@ -47,6 +57,7 @@ pub trait VehicleStore: Send + Sync + 'static {
         &self,
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
+        audit: &InsertAudit,
     ) -> StoreResult<Vehicle>;
     async fn find_vehicle(
         &self,
@@ -64,9 +75,17 @@ pub trait VehicleStore: Send + Sync + 'static {
         plate: &NumberPlate,
         changes: &VehicleChanges,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<Option<Vehicle>>;
     /// Removes a parked vehicle; `false` when there was none (or it had expired).
-    async fn delete_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn delete_vehicle(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// Parked vehicles that have not expired at `now`.
+    async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// API keys, kept only as hashes.
@@ -76,15 +95,27 @@ pub trait KeyStore: Send + Sync + 'static {
         &self,
         key: &NewApiKey,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<ApiKeyRecord>;
     /// The active (not revoked) key with this hash.
     async fn find_active_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes a key; `false` when no active key has this id.
-    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_api_key(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
     async fn has_active_admin_key(&self) -> StoreResult<bool>;
     /// Makes `key` the one key managed through `PARKING_ADMIN_KEY`, revoking any previous one.
-    async fn ensure_env_admin_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> StoreResult<()>;
+    /// `audit` is written only when the key is new.
+    async fn ensure_env_admin_key(
+        &self,
+        key: &NewApiKey,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
 }
 
 /// Service-wide settings.
@@ -95,5 +126,35 @@ pub trait SettingsStore: Send + Sync + 'static {
         &self,
         period: RetentionPeriod,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<RetentionSetting>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// The key of the HMAC that pseudonymises plates. Created with the database.
+    async fn audit_secret(&self) -> StoreResult<Vec<u8>>;
+    /// Records an operation that has no transaction of its own (a backup file).
+    async fn record_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Deletes up to `limit` entries older than `before`; returns how many.
+    async fn purge_audit_before(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+}
+
+/// Bulk deletion and backups.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Deletes up to `limit` vehicles in `scope`, in one short transaction that also records
+    /// the deletion in the run's audit entry. Returns how many were deleted.
+    async fn delete_vehicles_batch(
+        &self,
+        scope: DeleteScope,
+        limit: u32,
+        audit: &mut BatchAudit,
+    ) -> StoreResult<u64>;
+    /// Writes a consistent copy of the live database to `target` (which must not exist),
+    /// without vehicles already expired at `now`, and verifies it.
+    async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ApiKeyHash, KeyName, RetentionPeriod, Role, SearchTerms};
+use crate::domain::{ApiKeyHash, KeyName, NewAuditEntry, RetentionPeriod, Role, SearchTerms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionSetting {
@@ -48,4 +48,41 @@ pub struct ApiKeyRecord {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The audit entries of a registration: one for the new vehicle, and one written only if an
+/// expired, not yet purged record of the same plate had to be removed first.
+#[derive(Debug, Clone)]
+pub struct InsertAudit {
+    pub created: NewAuditEntry,
+    pub replaced_expired: NewAuditEntry,
+}
+
+/// Which vehicles a bulk deletion removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteScope {
+    /// Vehicles that entered at or before this instant: expired ones.
+    EnteredBy(DateTime<Utc>),
+    All,
+}
+
+/// The one audit entry of a bulk deletion run. It is written with the first batch that
+/// deletes something, and each later batch adds its count in its own transaction, so every
+/// committed deletion is accounted for even if the run stops half-way.
+#[derive(Debug, Clone)]
+pub struct BatchAudit {
+    /// Its `details` must hold `"deleted": 0`.
+    pub entry: NewAuditEntry,
+    pub id: Option<i64>,
+}
+
+/// Audit log query; `entity_ids` matches any of them.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub limit: u32,
+    pub before_id: Option<i64>,
+    pub action: Option<String>,
+    pub entity_ids: Vec<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }

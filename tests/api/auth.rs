@@ -1,7 +1,10 @@
 //! API keys and roles (§2).
 
 use axum::{Router, routing::get};
-use parking::{domain::Role, http::auth::Admin};
+use parking::{
+    domain::{AuditContext, Role},
+    http::auth::Admin,
+};
 
 use crate::helpers::{assert_problem, spawn_app, vehicle};
 
@@ -59,17 +62,30 @@ async fn operators_may_do_everything_with_vehicles() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_at_once() {
     let app = spawn_app().await;
-    let (record, secret) = app.state.keys.create("temp", Role::Operator).await.unwrap();
+    let (record, secret) = app
+        .state
+        .keys
+        .create("temp", Role::Operator, &AuditContext::system())
+        .await
+        .unwrap();
     let request = || {
         app.client
             .get(app.url("/api/v1/vehicles"))
             .header("X-API-Key", secret.expose())
     };
     assert_eq!(request().send().await.unwrap().status(), 200);
-    app.state.keys.revoke(record.id).await.unwrap();
+    app.state
+        .keys
+        .revoke(record.id, &AuditContext::system())
+        .await
+        .unwrap();
     assert_problem(request().send().await.unwrap(), 401).await;
     assert!(
-        app.state.keys.revoke(record.id).await.is_err(),
+        app.state
+            .keys
+            .revoke(record.id, &AuditContext::system())
+            .await
+            .is_err(),
         "revoking twice is refused"
     );
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use parking::{
     app::{App, AppState},
     config::{Overrides, Settings},
-    domain::{ApiKeySecret, RetentionPeriod, Role},
+    domain::{ApiKeySecret, AuditContext, Role},
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ pub struct TestApp {
     pub operator_key: String,
     pub state: AppState,
     pub db_path: PathBuf,
+    pub backup_dir: PathBuf,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -33,6 +34,11 @@ impl Drop for TestApp {
 
 /// Starts the service on a free port with a fresh database and an admin and operator key.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like `spawn_app`, with settings adjusted first (backup folder, rotation, …).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("parking.db");
     let mut settings = Settings::from_defaults(&Overrides {
@@ -41,12 +47,18 @@ pub async fn spawn_app() -> TestApp {
     })
     .unwrap();
     settings.admin_key = Some(ApiKeySecret::from_presented(ADMIN_KEY));
-    let app = App::build(&settings).await.unwrap();
+    settings.backup_dir = dir.path().join("backups");
+    adjust(&mut settings);
+    let backup_dir = settings.backup_dir.clone();
+    let app = App::build(&settings)
+        .await
+        .unwrap()
+        .without_background_jobs();
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     let (_, operator) = state
         .keys
-        .create("front desk", Role::Operator)
+        .create("front desk", Role::Operator, &AuditContext::system())
         .await
         .unwrap();
     let shutdown = CancellationToken::new();
@@ -59,6 +71,7 @@ pub async fn spawn_app() -> TestApp {
         operator_key: operator.expose().to_owned(),
         state,
         db_path,
+        backup_dir,
         shutdown,
         _dir: dir,
     }
@@ -172,14 +185,69 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Changes the retention period through the API, as an admin.
     pub async fn set_retention_hours(&self, hours: i64) {
-        let period = RetentionPeriod::from_hours(hours).unwrap();
-        self.state
-            .store
-            .set_retention(period, Utc::now())
+        let response = self
+            .put_retention(&json!({ "retention_hours": hours }), &self.admin_key)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    pub async fn put_retention(&self, body: &Value, key: &str) -> Response {
+        self.client
+            .put(self.url("/api/v1/config/retention"))
+            .header("X-API-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An admin request to a maintenance or audit route.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-API-Key", &self.admin_key)
+    }
+
+    /// Runs the purge job once, as the scheduler would.
+    pub async fn run_purge_job(&self) {
+        parking::jobs::purge::run_once(&self.state).await;
+    }
+
+    /// Every audit entry, newest first, read through the API.
+    pub async fn audit_entries(&self, query: &[(&str, &str)]) -> Vec<Value> {
+        let response = self
+            .admin(reqwest::Method::GET, "/api/v1/audit")
+            .query(query)
+            .send()
             .await
             .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page: Value = response.json().await.unwrap();
+        page["items"].as_array().unwrap().clone()
     }
+}
+
+/// A separate connection to the service's SQLite file, to seed data or inspect what is stored.
+pub async fn open_file(path: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::{ConnectOptions, sqlite::SqliteConnectOptions};
+    SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Rows in a table, expired or not.
+pub async fn count_rows(path: &std::path::Path, table: &str) -> i64 {
+    let mut conn = open_file(path).await;
+    let sql = format!("SELECT count(*) FROM {table}");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
 }
 
 pub fn encode(plate: &str) -> String {

@@ -5,12 +5,17 @@
     reason = "in a test, an unexpected None or Err should fail loudly where it happens"
 )]
 
+mod audit;
 mod auth;
+mod backups;
+mod clear;
 mod docs_and_health;
 mod errors;
 mod expiry;
 mod helpers;
 mod listing;
 mod process;
+mod purge;
 mod register;
+mod retention;
 mod vehicle_lifecycle;

@@ -45,10 +45,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn register_vehicle(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Operator,
     JsonBody(body): JsonBody<RegisterVehicle>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let vehicle = state.vehicles.register(body.as_raw()).await?;
+    let vehicle = state
+        .vehicles
+        .register(body.as_raw(), &caller.audit())
+        .await?;
     // Plates may hold non-ASCII letters, which a header cannot carry unencoded.
     let plate = percent_encoding::utf8_percent_encode(
         &vehicle.number_plate,
@@ -124,7 +127,7 @@ async fn get_vehicle(
 )]
 async fn update_vehicle(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Operator,
     PlatePath(plate): PlatePath,
     JsonBody(body): JsonBody<UpdateVehicle>,
 ) -> Result<axum::Json<VehicleBody>, ApiError> {
@@ -134,6 +137,7 @@ async fn update_vehicle(
             &plate,
             JsonText::field(&body.contact_name),
             JsonText::field(&body.phone_number),
+            &caller.audit(),
         )
         .await?;
     Ok(axum::Json(vehicle.into()))
@@ -152,9 +156,9 @@ async fn update_vehicle(
 )]
 async fn delete_vehicle(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Operator,
     PlatePath(plate): PlatePath,
 ) -> Result<StatusCode, ApiError> {
-    state.vehicles.remove(&plate).await?;
+    state.vehicles.remove(&plate, &caller.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,10 @@
-//! Turns listing parameters into a store filter, reporting every bad parameter at once:
-//! 400 for a value of the wrong form, 422 for a well-formed value outside what is allowed.
-
-use chrono::{DateTime, Utc};
+//! Turns listing parameters into a store filter.
 
 use super::{cursor, dto::ListParams};
 use crate::{
-    domain::{FieldError, FieldErrors, SearchTerms},
+    domain::SearchTerms,
     error::ApiError,
+    http::query_params::QueryErrors,
     store::{ListOrder, VehicleFilter},
 };
 
@@ -15,60 +13,33 @@ const MAX_LIMIT: u32 = 500;
 const MAX_QUERY_CHARS: usize = 100;
 
 pub fn parse(params: &ListParams) -> Result<VehicleFilter, ApiError> {
-    let mut malformed = FieldErrors::default();
-    let mut invalid = FieldErrors::default();
-
-    let limit = match params.limit.as_deref().map(|l| l.trim().parse::<u32>()) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
-        Some(Ok(_)) => {
-            invalid.push("limit", format!("must be between 1 and {MAX_LIMIT}"));
-            DEFAULT_LIMIT
-        }
-        Some(Err(_)) => {
-            malformed.push("limit", "must be a whole number");
-            DEFAULT_LIMIT
-        }
-    };
+    let mut errors = QueryErrors::default();
+    let limit = errors.limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT);
     let order = match params.order.as_deref() {
         None | Some("entry_desc") => ListOrder::EntryDesc,
         Some("entry_asc") => ListOrder::EntryAsc,
         Some(_) => {
-            invalid.push("order", "must be entry_desc or entry_asc");
+            errors.invalid("order", "must be entry_desc or entry_asc");
             ListOrder::EntryDesc
         }
     };
-    let after = params.cursor.as_deref().and_then(|raw| {
-        malformed.take("cursor", cursor::decode(order, raw).map_err(str::to_owned))
-    });
-    let entered_after = params
-        .entered_after
+    let after = params
+        .cursor
         .as_deref()
-        .and_then(|raw| malformed.take("entered_after", timestamp(raw)));
-    let entered_before = params
-        .entered_before
-        .as_deref()
-        .and_then(|raw| malformed.take("entered_before", timestamp(raw)));
+        .and_then(|raw| match cursor::decode(order, raw) {
+            Ok(cursor) => Some(cursor),
+            Err(message) => {
+                errors.malformed("cursor", message);
+                None
+            }
+        });
+    let entered_after = errors.timestamp("entered_after", params.entered_after.as_deref());
+    let entered_before = errors.timestamp("entered_before", params.entered_before.as_deref());
     let q = params.q.as_deref().unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
-        invalid.push("q", format!("must be at most {MAX_QUERY_CHARS} characters"));
+        errors.invalid("q", format!("must be at most {MAX_QUERY_CHARS} characters"));
     }
-
-    if !malformed.is_empty() {
-        let mut all: Vec<FieldError> = malformed.into_vec();
-        all.extend(invalid.into_vec());
-        let detail = format!(
-            "invalid query parameter: {}",
-            all.iter()
-                .map(|e| e.field.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return Err(ApiError::BadRequest(detail, all));
-    }
-    if !invalid.is_empty() {
-        return Err(ApiError::Invalid(invalid.summary(), invalid.into_vec()));
-    }
+    errors.finish()?;
     Ok(VehicleFilter {
         limit,
         order,
@@ -77,12 +48,6 @@ pub fn parse(params: &ListParams) -> Result<VehicleFilter, ApiError> {
         entered_before,
         text: SearchTerms::parse(q),
     })
-}
-
-fn timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| "must be an RFC 3339 date-time such as 2026-11-25T08:00:00Z".into())
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    SqliteStore,
+    SqliteStore, audit,
     time::{from_ms, to_ms},
 };
 use crate::{
-    domain::Role,
+    domain::{NewAuditEntry, Role},
     store::{ApiKeyRecord, KeyStore, NewApiKey, StoreResult},
 };
 
@@ -41,7 +41,9 @@ impl KeyStore for SqliteStore {
         &self,
         key: &NewApiKey,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<ApiKeyRecord> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -49,10 +51,16 @@ impl KeyStore for SqliteStore {
         .bind(key.role.as_str())
         .bind(key.hash.as_str())
         .bind(to_ms(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let id = inserted.last_insert_rowid();
+        // The key's id is known only now; the audit entry names it.
+        let mut audit = audit.clone();
+        audit.entity_id = Some(id.to_string());
+        audit::insert(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(ApiKeyRecord {
-            id: inserted.last_insert_rowid(),
+            id,
             name: key.name.as_str().to_owned(),
             role: key.role,
             created_at: from_ms(to_ms(now)),
@@ -80,14 +88,25 @@ impl KeyStore for SqliteStore {
         Ok(rows.into_iter().map(ApiKeyRecord::from).collect())
     }
 
-    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn revoke_api_key(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let revoked =
             sqlx::query("UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL")
                 .bind(id)
                 .bind(to_ms(now))
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-        Ok(revoked.rows_affected() > 0)
+        if revoked.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn has_active_admin_key(&self) -> StoreResult<bool> {
@@ -99,7 +118,12 @@ impl KeyStore for SqliteStore {
         Ok(found.is_some())
     }
 
-    async fn ensure_env_admin_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn ensure_env_admin_key(
+        &self,
+        key: &NewApiKey,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
         let now_ms = to_ms(now);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
@@ -111,7 +135,7 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         // A key revoked by hand stays revoked: the operator must choose a new secret.
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, from_env, created_ms) \
              VALUES (?1, 'admin', ?2, 1, ?3) ON CONFLICT (key_hash) DO NOTHING",
         )
@@ -120,6 +144,11 @@ impl KeyStore for SqliteStore {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() > 0 {
+            let mut audit = audit.clone();
+            audit.entity_id = Some(inserted.last_insert_rowid().to_string());
+            audit::insert(&mut tx, &audit).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

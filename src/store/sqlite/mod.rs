@@ -3,10 +3,18 @@
 //! Writes go through a single connection: SQLite serialises writers anyway, and funnelling
 //! them avoids `SQLITE_BUSY` retries between our own connections and keeps the WAL small.
 
+mod audit;
 mod keys;
+mod lock;
+mod maintenance;
+mod restore;
 mod settings;
 mod time;
 mod vehicles;
+
+pub use lock::DatabaseLock;
+pub use maintenance::verify_file;
+pub use restore::restore;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -27,6 +35,8 @@ const MAX_READERS: u32 = 8;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// For connections outside the pools (backups).
+    options: SqliteConnectOptions,
 }
 
 impl SqliteStore {
@@ -57,11 +67,16 @@ impl SqliteStore {
         let readers = std::thread::available_parallelism()
             .map_or(4, |n| n.get() as u32 * 2)
             .clamp(2, MAX_READERS);
+        let options_for_backup = options.clone();
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            options: options_for_backup,
+        })
     }
 
     /// Runs the migrations only (the `migrate` subcommand): `open` already does it.

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    SqliteStore,
+    SqliteStore, audit,
     time::{from_ms, to_ms},
 };
 use crate::{
-    domain::RetentionPeriod,
+    domain::{NewAuditEntry, RetentionPeriod},
     store::{RetentionSetting, SettingsStore, StoreResult},
 };
 
@@ -27,14 +27,18 @@ impl SettingsStore for SqliteStore {
         &self,
         period: RetentionPeriod,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<RetentionSetting> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE system_config SET retention_hours = ?1, retention_updated_ms = ?2 WHERE id = 1",
         )
         .bind(period.hours())
         .bind(to_ms(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(setting(period.hours(), to_ms(now)))
     }
 }

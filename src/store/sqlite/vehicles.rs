@@ -6,13 +6,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{
-    SqliteStore,
+    SqliteStore, audit,
     time::{from_ms, to_ms},
     unique_violation,
 };
 use crate::{
-    domain::{NewVehicle, NumberPlate, Vehicle, VehicleChanges},
-    store::{ListOrder, StoreError, StoreResult, VehicleFilter, VehicleStore},
+    domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
+    store::{InsertAudit, ListOrder, StoreError, StoreResult, VehicleFilter, VehicleStore},
 };
 
 /// Expands to a SELECT of live vehicles whose cut-off compares `entry_ms` with the bound
@@ -64,6 +64,7 @@ impl VehicleStore for SqliteStore {
         &self,
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
+        audit: &InsertAudit,
     ) -> StoreResult<Vehicle> {
         let now_ms = to_ms(now);
         let entry_ms = to_ms(vehicle.entry.at());
@@ -73,12 +74,16 @@ impl VehicleStore for SqliteStore {
                 .fetch_one(&mut *tx)
                 .await?;
         // The previous record of this plate may have expired without being purged yet.
-        sqlx::query("DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ?3")
-            .bind(vehicle.plate.as_str())
-            .bind(now_ms)
-            .bind(retention_ms)
-            .execute(&mut *tx)
-            .await?;
+        let replaced =
+            sqlx::query("DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ?3")
+                .bind(vehicle.plate.as_str())
+                .bind(now_ms)
+                .bind(retention_ms)
+                .execute(&mut *tx)
+                .await?;
+        if replaced.rows_affected() > 0 {
+            audit::insert(&mut tx, &audit.replaced_expired).await?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
              phone_number, entry_ms, created_ms, updated_ms) \
@@ -100,6 +105,7 @@ impl VehicleStore for SqliteStore {
                 e.into()
             }
         })?;
+        audit::insert(&mut tx, &audit.created).await?;
         tx.commit().await?;
         let now = from_ms(now_ms);
         Ok(Vehicle {
@@ -186,6 +192,7 @@ impl VehicleStore for SqliteStore {
         plate: &NumberPlate,
         changes: &VehicleChanges,
         now: DateTime<Utc>,
+        audit: &NewAuditEntry,
     ) -> StoreResult<Option<Vehicle>> {
         let now_ms = to_ms(now);
         let name = changes.contact_name.as_ref().map(|n| n.as_str());
@@ -212,19 +219,42 @@ impl VehicleStore for SqliteStore {
             .bind(plate.as_str())
             .fetch_one(&mut *tx)
             .await?;
+        audit::insert(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(row.into()))
     }
 
-    async fn delete_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn delete_vehicle(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let deleted = sqlx::query(
             "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - \
              (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
         )
         .bind(to_ms(now))
         .bind(plate.as_str())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(deleted.rows_affected() > 0)
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM vehicles WHERE entry_ms > ?1 - \
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+        )
+        .bind(to_ms(now))
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(count.unsigned_abs())
     }
 }

@@ -1,0 +1,238 @@
+//! Backups: written atomically, verified, listed, and rotated so that none outlives the
+//! retention period.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::json;
+
+use super::ServiceError;
+use crate::{
+    domain::{AuditAction, AuditContext},
+    store::{Store, StoreError},
+};
+
+const PREFIX: &str = "parking-";
+const SUFFIX: &str = ".db";
+const STAMP: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// Why a backup was taken; part of its file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupTrigger {
+    Manual,
+    Scheduled,
+    BeforeClear,
+    CommandLine,
+}
+
+impl BackupTrigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            BackupTrigger::Manual => "manual",
+            BackupTrigger::Scheduled => "scheduled",
+            BackupTrigger::BeforeClear => "pre-clear",
+            BackupTrigger::CommandLine => "cli",
+        }
+    }
+}
+
+/// A backup file in the backup folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupInfo {
+    pub file: String,
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
+    pub scheduled: bool,
+}
+
+#[derive(Clone)]
+pub struct BackupService {
+    store: Arc<dyn Store>,
+    dir: PathBuf,
+    keep: usize,
+}
+
+impl BackupService {
+    pub fn new(store: Arc<dyn Store>, dir: PathBuf, keep: u32) -> Self {
+        Self {
+            store,
+            dir,
+            keep: keep as usize,
+        }
+    }
+
+    /// Writes a verified backup into the backup folder.
+    pub async fn create(
+        &self,
+        trigger: BackupTrigger,
+        ctx: &AuditContext,
+    ) -> Result<BackupInfo, ServiceError> {
+        std::fs::create_dir_all(&self.dir).map_err(StoreError::from)?;
+        let now = Utc::now();
+        let file = format!("{PREFIX}{}-{}{SUFFIX}", now.format(STAMP), trigger.as_str());
+        let path = self.dir.join(&file);
+        self.write(&path, now).await?;
+        let info = describe(&path).ok_or(ServiceError::Store(StoreError::Corrupt(
+            "the backup vanished".into(),
+        )))?;
+        self.audit(&info, trigger, ctx, now).await?;
+        Ok(info)
+    }
+
+    /// Writes a verified backup to a path of the operator's choosing; refuses to overwrite.
+    pub async fn create_at(&self, path: &Path, ctx: &AuditContext) -> Result<u64, ServiceError> {
+        if path.exists() {
+            return Err(ServiceError::Conflict("the backup target already exists"));
+        }
+        let now = Utc::now();
+        self.write(path, now).await?;
+        let size_bytes = std::fs::metadata(path).map_err(StoreError::from)?.len();
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = BackupInfo {
+            file,
+            path: path.to_owned(),
+            size_bytes,
+            created_at: now,
+            scheduled: false,
+        };
+        self.audit(&info, BackupTrigger::CommandLine, ctx, now)
+            .await?;
+        Ok(size_bytes)
+    }
+
+    /// Copy to a temporary name, verify, make durable, then rename: a backup file that
+    /// exists is always complete.
+    async fn write(&self, path: &Path, now: DateTime<Utc>) -> Result<(), ServiceError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = dir.join(format!(".{name}.partial"));
+        let _ = std::fs::remove_file(&staging);
+        let written = self.store.backup_to(&staging, now).await;
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&staging);
+            return Err(error.into());
+        }
+        let durable = File::open(&staging)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&staging, path))
+            .and_then(|()| File::open(dir)?.sync_all());
+        if let Err(error) = durable {
+            let _ = std::fs::remove_file(&staging);
+            return Err(StoreError::from(error).into());
+        }
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        info: &BackupInfo,
+        trigger: BackupTrigger,
+        ctx: &AuditContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let entry = ctx.entry(
+            AuditAction::BackupCreated,
+            Some(info.file.clone()),
+            json!({ "file": info.file, "size_bytes": info.size_bytes, "trigger": trigger.as_str() }),
+            now,
+        );
+        Ok(self.store.record_audit(&entry).await?)
+    }
+
+    /// Backups in the folder, newest first.
+    pub fn list(&self) -> Result<Vec<BackupInfo>, ServiceError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::from(e).into()),
+        };
+        let mut backups: Vec<BackupInfo> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| describe(&e.path()))
+            .collect();
+        backups.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.file.cmp(&a.file))
+        });
+        Ok(backups)
+    }
+
+    /// Deletes every backup taken longer than the retention period ago (by then every vehicle
+    /// in it has expired), and scheduled backups beyond the newest `keep`. Returns how many.
+    pub async fn rotate(&self, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+        let retention = self.store.retention().await?.period;
+        let mut scheduled_seen = 0;
+        let mut removed = 0;
+        for backup in self.list()? {
+            let expired = now >= backup.created_at + retention.duration();
+            let surplus = backup.scheduled && {
+                scheduled_seen += 1;
+                scheduled_seen > self.keep
+            };
+            if expired || surplus {
+                std::fs::remove_file(&backup.path).map_err(StoreError::from)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// A file is a backup if its name is one this service writes.
+fn describe(path: &Path) -> Option<BackupInfo> {
+    let file = path.file_name()?.to_str()?.to_owned();
+    let stem = file.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    let (stamp, trigger) = stem.split_once('-')?;
+    let created_at = NaiveDateTime::parse_from_str(stamp, STAMP).ok()?.and_utc();
+    let size_bytes = std::fs::metadata(path).ok()?.len();
+    Some(BackupInfo {
+        scheduled: trigger == BackupTrigger::Scheduled.as_str(),
+        file,
+        path: path.to_owned(),
+        size_bytes,
+        created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_file_names_are_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "parking-20261125T080000.123Z-manual.db",
+            "notes.txt",
+            "parking-x-manual.db",
+            ".parking-20261125T080000.123Z-manual.db.partial",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let found: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| describe(&e.unwrap().path()))
+            .collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].created_at.to_rfc3339(),
+            "2026-11-25T08:00:00.123+00:00"
+        );
+        assert!(!found[0].scheduled);
+    }
+}

@@ -1,0 +1,125 @@
+//! The retention purge and clearing the car park: bulk deletions in short batches, so a
+//! million rows never stall the API.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::json;
+
+use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
+use crate::{
+    domain::{AuditAction, AuditContext, FieldErrors},
+    store::{BatchAudit, DeleteScope, Store},
+};
+
+/// Rows per transaction: large enough to purge a million rows in seconds, small enough that a
+/// registration waits only milliseconds for the writer.
+pub const BATCH_SIZE: u32 = 2_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub deleted: u64,
+    pub cutoff: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearReport {
+    pub deleted: u64,
+    pub backup: Option<BackupInfo>,
+}
+
+#[derive(Clone)]
+pub struct MaintenanceService {
+    store: Arc<dyn Store>,
+    backups: BackupService,
+    audit_retention: TimeDelta,
+}
+
+impl MaintenanceService {
+    pub fn new(store: Arc<dyn Store>, backups: BackupService, audit_retention_days: u32) -> Self {
+        Self {
+            store,
+            backups,
+            audit_retention: TimeDelta::days(i64::from(audit_retention_days)),
+        }
+    }
+
+    /// Deletes every vehicle past its retention period; one `vehicles.purged` entry records
+    /// the run when it deleted anything. Also drops audit entries past their own retention.
+    pub async fn purge(&self, ctx: &AuditContext) -> Result<PurgeReport, ServiceError> {
+        let now = Utc::now();
+        let cutoff = self.store.retention().await?.period.cutoff(now);
+        let entry = ctx.entry(
+            AuditAction::VehiclesPurged,
+            None,
+            json!({ "deleted": 0, "cutoff": cutoff.to_rfc3339_opts(SecondsFormat::Millis, true) }),
+            now,
+        );
+        let deleted = self
+            .delete_in_batches(DeleteScope::EnteredBy(cutoff), entry)
+            .await?;
+        let audit_cutoff = now - self.audit_retention;
+        while self
+            .store
+            .purge_audit_before(audit_cutoff, BATCH_SIZE)
+            .await?
+            == u64::from(BATCH_SIZE)
+        {
+            tokio::task::yield_now().await;
+        }
+        Ok(PurgeReport { deleted, cutoff })
+    }
+
+    /// Deletes every vehicle. Refused unless `confirm` is true; with `backup` (the default) a
+    /// verified backup is written first, and if that fails nothing is deleted.
+    pub async fn clear(
+        &self,
+        confirm: bool,
+        backup: bool,
+        ctx: &AuditContext,
+    ) -> Result<ClearReport, ServiceError> {
+        if !confirm {
+            return Err(
+                FieldErrors::single("confirm", "must be true to delete every vehicle").into(),
+            );
+        }
+        let backup = if backup {
+            let made = self.backups.create(BackupTrigger::BeforeClear, ctx).await;
+            Some(made.map_err(|e| match e {
+                ServiceError::Store(cause) => ServiceError::BackupFailed(cause),
+                other => other,
+            })?)
+        } else {
+            None
+        };
+        let entry = ctx.entry(
+            AuditAction::VehiclesCleared,
+            None,
+            json!({ "deleted": 0, "backup": backup.as_ref().map(|b| b.file.clone()) }),
+            Utc::now(),
+        );
+        let deleted = self.delete_in_batches(DeleteScope::All, entry).await?;
+        Ok(ClearReport { deleted, backup })
+    }
+
+    async fn delete_in_batches(
+        &self,
+        scope: DeleteScope,
+        entry: crate::domain::NewAuditEntry,
+    ) -> Result<u64, ServiceError> {
+        let mut run = BatchAudit { entry, id: None };
+        let mut total = 0;
+        loop {
+            let deleted = self
+                .store
+                .delete_vehicles_batch(scope, BATCH_SIZE, &mut run)
+                .await?;
+            total += deleted;
+            if deleted < u64::from(BATCH_SIZE) {
+                return Ok(total);
+            }
+            // Let waiting requests have the writer between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! An exclusive lock that a running server holds on its database, so that `restore` can tell
+//! whether it is safe to replace the file. Held through the operating system (`flock`), it
+//! is released however the server ends, `SIGKILL` included.
+
+use std::{
+    fs::{File, OpenOptions, TryLockError},
+    path::{Path, PathBuf},
+};
+
+use crate::store::{StoreError, StoreResult};
+
+#[derive(Debug)]
+pub struct DatabaseLock {
+    _file: File,
+}
+
+impl DatabaseLock {
+    /// Takes the lock, or fails at once when another process holds it.
+    pub fn acquire(database: &Path) -> StoreResult<Self> {
+        if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path(database))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!("a server is using {}", database.display()),
+            ))),
+            Err(TryLockError::Error(error)) => Err(StoreError::Io(error)),
+        }
+    }
+}
+
+fn lock_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}

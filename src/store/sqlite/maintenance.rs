@@ -1,0 +1,150 @@
+//! Bulk deletion in short batches, and online backups with `VACUUM INTO`.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    ConnectOptions, Connection, SqliteConnection,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode},
+};
+
+use super::{SqliteStore, audit, time::to_ms};
+use crate::store::{BatchAudit, DeleteScope, MaintenanceStore, StoreError, StoreResult};
+
+#[async_trait]
+impl MaintenanceStore for SqliteStore {
+    async fn delete_vehicles_batch(
+        &self,
+        scope: DeleteScope,
+        limit: u32,
+        run: &mut BatchAudit,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let query = match scope {
+            // The entry-time index finds the oldest rows without scanning the table.
+            DeleteScope::EnteredBy(cutoff) => sqlx::query(
+                "DELETE FROM vehicles WHERE id IN \
+                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms LIMIT ?2)",
+            )
+            .bind(to_ms(cutoff))
+            .bind(i64::from(limit)),
+            DeleteScope::All => sqlx::query(
+                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id LIMIT ?1)",
+            )
+            .bind(i64::from(limit)),
+        };
+        let deleted = query.execute(&mut *tx).await?.rows_affected();
+        if deleted == 0 {
+            return Ok(0);
+        }
+        let new_id = match run.id {
+            None => {
+                let mut entry = run.entry.clone();
+                entry.details["deleted"] = deleted.into();
+                Some(audit::insert(&mut tx, &entry).await?)
+            }
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE audit_logs SET details = \
+                     json_set(details, '$.deleted', json_extract(details, '$.deleted') + ?2) \
+                     WHERE id = ?1",
+                )
+                .bind(id)
+                .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+                None
+            }
+        };
+        tx.commit().await?;
+        // Remembered only once committed, so a failed first batch cannot leave later batches
+        // adding to an entry that does not exist.
+        if new_id.is_some() {
+            run.id = new_id;
+        }
+        Ok(deleted)
+    }
+
+    async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
+        let target_name = target
+            .to_str()
+            .ok_or_else(|| StoreError::Corrupt("the backup path is not valid UTF-8".into()))?;
+        // A connection of its own: VACUUM INTO reads one consistent snapshot while the writer
+        // and readers carry on (WAL).
+        let mut source = self.options.clone().connect().await?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target_name)
+            .execute(&mut source)
+            .await?;
+        source.close().await?;
+
+        let mut copy = SqliteConnectOptions::new()
+            .filename(target)
+            .journal_mode(SqliteJournalMode::Delete)
+            // Overwrites deleted rows instead of leaving them in free pages.
+            .pragma("secure_delete", "ON")
+            .connect()
+            .await?;
+        // Vehicles that expired but were not purged yet must not outlive their retention in
+        // the copy; the cut-off uses the retention stored in the same snapshot.
+        sqlx::query(
+            "DELETE FROM vehicles WHERE entry_ms <= ?1 - \
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+        )
+        .bind(to_ms(now))
+        .execute(&mut copy)
+        .await?;
+        sqlx::query("VACUUM").execute(&mut copy).await?;
+        let checked = check_integrity(&mut copy).await;
+        copy.close().await?;
+        checked
+    }
+}
+
+/// `PRAGMA integrity_check` must answer exactly `ok`, and the file must hold our schema.
+async fn check_integrity(conn: &mut SqliteConnection) -> StoreResult<()> {
+    let report: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    if report != ["ok"] {
+        return Err(StoreError::Corrupt(format!(
+            "integrity check reported {} problem(s)",
+            report.len()
+        )));
+    }
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
+         AND name IN ('vehicles', 'system_config', 'audit_logs', 'api_keys', '_sqlx_migrations')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if tables != 5 {
+        return Err(StoreError::Corrupt(
+            "the file is not a parking database".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies a backup file without changing it.
+pub async fn verify_file(path: &Path) -> StoreResult<()> {
+    if !path.is_file() {
+        return Err(StoreError::Corrupt(format!(
+            "{} is not a file",
+            path.display()
+        )));
+    }
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|_| StoreError::Corrupt("the file is not an SQLite database".into()))?;
+    let checked = check_integrity(&mut conn).await.map_err(|e| match e {
+        StoreError::Database(_) => StoreError::Corrupt("the file is not an SQLite database".into()),
+        other => other,
+    });
+    conn.close().await?;
+    checked
+}
