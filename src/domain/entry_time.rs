@@ -40,7 +40,8 @@ impl EntryTime {
     }
 }
 
-pub(crate) fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+/// The store keeps milliseconds; times the API shows are cut to match.
+pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 

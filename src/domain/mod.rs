@@ -17,7 +17,7 @@ mod vehicle;
 pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName};
 pub use audit::{AuditAction, AuditContext, AuditRecord, NewAuditEntry};
 pub use contact_name::ContactName;
-pub use entry_time::EntryTime;
+pub use entry_time::{EntryTime, truncate_to_millis};
 pub use field_error::{FieldError, FieldErrors, RawField};
 pub use phone::{PhoneNumber, PhoneRegion};
 pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text};

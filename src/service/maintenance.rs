@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
 use crate::{
-    domain::{AuditAction, AuditContext, FieldErrors},
+    domain::{AuditAction, AuditContext, FieldErrors, truncate_to_millis},
     store::{BatchAudit, DeleteScope, Store},
 };
 
@@ -47,7 +47,7 @@ impl MaintenanceService {
     /// Deletes every vehicle past its retention period; one `vehicles.purged` entry records
     /// the run when it deleted anything. Also drops audit entries past their own retention.
     pub async fn purge(&self, ctx: &AuditContext) -> Result<PurgeReport, ServiceError> {
-        let now = Utc::now();
+        let now = truncate_to_millis(Utc::now());
         let cutoff = self.store.retention().await?.period.cutoff(now);
         let entry = ctx.entry(
             AuditAction::VehiclesPurged,

@@ -45,13 +45,8 @@ async fn a_backup_on_demand_is_verified_listed_and_audited() {
     );
 
     let listed: Value = app
-        .admin(reqwest::Method::GET, "/api/v1/maintenance/backups")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::GET, "/api/v1/maintenance/backups")
+        .await;
     assert_eq!(listed["items"], json!([backup]));
 
     let audit = app.audit_entries(&[("action", "backup.created")]).await;
@@ -71,13 +66,8 @@ async fn a_backup_never_holds_expired_vehicles() {
     app.set_retention_hours(1).await;
 
     let backup: Value = app
-        .admin(reqwest::Method::POST, "/api/v1/maintenance/backup")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::POST, "/api/v1/maintenance/backup")
+        .await;
     let path = app.backup_dir.join(backup["file"].as_str().unwrap());
     let mut conn = open_file(&path).await;
     let plates: Vec<String> = sqlx::query_scalar("SELECT number_plate FROM vehicles")
@@ -97,24 +87,14 @@ async fn scheduled_backups_beyond_the_newest_keep_are_rotated_away() {
     let app = spawn_app_with(|s| s.backup_keep = 2).await;
     app.register_ok(&vehicle("ROT1")).await;
     let manual: Value = app
-        .admin(reqwest::Method::POST, "/api/v1/maintenance/backup")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::POST, "/api/v1/maintenance/backup")
+        .await;
     for _ in 0..4 {
         parking::jobs::backup::run_once(&app.state).await;
     }
     let listed: Value = app
-        .admin(reqwest::Method::GET, "/api/v1/maintenance/backups")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::GET, "/api/v1/maintenance/backups")
+        .await;
     let files: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()
@@ -152,13 +132,8 @@ async fn backups_older_than_the_retention_period_are_deleted() {
     let app = spawn_app().await;
     app.register_ok(&vehicle("AGE1")).await;
     let fresh: Value = app
-        .admin(reqwest::Method::POST, "/api/v1/maintenance/backup")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::POST, "/api/v1/maintenance/backup")
+        .await;
     let fresh_path = app.backup_dir.join(fresh["file"].as_str().unwrap());
     // A backup taken 25 hours ago holds only vehicles that have all expired by now.
     let stamp = (Utc::now() - TimeDelta::hours(25)).format("%Y%m%dT%H%M%S%.3fZ");

@@ -210,6 +210,17 @@ impl TestApp {
             .header("X-API-Key", &self.admin_key)
     }
 
+    /// An admin request without a body, answered with JSON.
+    pub async fn admin_json(&self, method: reqwest::Method, path: &str) -> Value {
+        self.admin(method, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Runs the purge job once, as the scheduler would.
     pub async fn run_purge_job(&self) {
         parking::jobs::purge::run_once(&self.state).await;

@@ -474,16 +474,19 @@ async fn settings_come_from_flag_then_environment_then_file() {
     assert!(flag_db.exists());
 }
 
-async fn all_vehicles(client: &reqwest::Client, server: &Server) -> Vec<Value> {
-    let page: Value = client
-        .get(server.url("/api/v1/vehicles?limit=500&order=entry_asc"))
+/// GETs a path with the admin key and returns the JSON body.
+async fn get_json(client: &reqwest::Client, server: &Server, path: &str) -> Value {
+    let response = client
+        .get(server.url(path))
         .header("X-API-Key", KEY)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    response.json().await.unwrap()
+}
+
+async fn all_vehicles(client: &reqwest::Client, server: &Server) -> Vec<Value> {
+    let page = get_json(client, server, "/api/v1/vehicles?limit=500&order=entry_asc").await;
     page["items"].as_array().unwrap().clone()
 }
 
@@ -585,15 +588,7 @@ async fn the_scheduled_jobs_purge_and_back_up_on_their_own() {
     let mut purged = false;
     let mut scheduled = 0;
     for _ in 0..100 {
-        let page: Value = client
-            .get(server.url("/api/v1/audit?action=vehicles.purged"))
-            .header("X-API-Key", KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&client, &server, "/api/v1/audit?action=vehicles.purged").await;
         purged = page["items"]
             .as_array()
             .unwrap()

@@ -78,13 +78,8 @@ async fn purge_now_reports_the_count_and_cutoff() {
     assert_eq!(purges[0]["actor"], "PARKING_ADMIN_KEY (key 1)");
 
     let again: Value = app
-        .admin(reqwest::Method::POST, "/api/v1/maintenance/purge")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_json(reqwest::Method::POST, "/api/v1/maintenance/purge")
+        .await;
     assert_eq!(again["deleted"], 0);
     let operator = app
         .client
