@@ -1,6 +1,10 @@
 //! Builds the service from its settings: storage, services, router and listener.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicUsize},
+};
 
 use anyhow::Context;
 use axum::Router;
@@ -9,9 +13,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{DatabaseUrl, Settings},
+    config::{DatabaseUrl, Settings, WebSocketSettings},
     domain::{ApiKeySecret, Pseudonymizer},
     http, jobs,
+    search::{EventBus, LiveSearch},
     service::{
         AuditService, BackupService, KeyService, MaintenanceService, RetentionService,
         VehicleService,
@@ -31,12 +36,23 @@ pub struct AppState {
     pub maintenance: MaintenanceService,
     pub backups: BackupService,
     pub audit: AuditService,
+    pub live: LiveSearch,
     pub store: Arc<dyn Store>,
+    pub websocket: WebSocketSettings,
+    /// Cancelled when the server starts shutting down: live searches close with 1001.
+    pub shutdown: CancellationToken,
+    /// Open live-search connections.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl AppState {
-    /// Wires the services over `store`; reads the audit pseudonym key once.
-    pub async fn new(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<Self> {
+    /// Wires the services over `store` and the search index `live`; reads the audit
+    /// pseudonym key once.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        settings: &Settings,
+        live: LiveSearch,
+    ) -> anyhow::Result<Self> {
         let pseudonyms = Pseudonymizer::new(
             store
                 .audit_secret()
@@ -53,17 +69,23 @@ impl AppState {
                 store.clone(),
                 settings.default_phone_region,
                 pseudonyms.clone(),
+                live.clone(),
             ),
             keys: KeyService::new(store.clone()),
-            retention: RetentionService::new(store.clone()),
+            retention: RetentionService::new(store.clone(), live.clone()),
             maintenance: MaintenanceService::new(
                 store.clone(),
                 backups.clone(),
+                live.clone(),
                 settings.audit_retention_days,
             ),
             backups,
             audit: AuditService::new(store.clone(), pseudonyms),
+            live,
             store,
+            websocket: settings.websocket,
+            shutdown: CancellationToken::new(),
+            connections: Arc::new(AtomicUsize::new(0)),
         })
     }
 }
@@ -104,7 +126,10 @@ impl App {
         };
         let store = open_store(&settings.database).await?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
-        let state = AppState::new(store, settings).await?;
+        let live = LiveSearch::load(&*store, EventBus::in_process())
+            .await
+            .context("cannot build the search index")?;
+        let state = AppState::new(store, settings, live).await?;
         let first_admin_key = state
             .keys
             .ensure_admin(settings.admin_key.as_ref())
@@ -153,10 +178,22 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stopping = CancellationToken::new();
-        let jobs = if self.background_jobs {
+        let mut jobs = if self.background_jobs {
             jobs::spawn(&self.state, &self.settings, &stopping)
         } else {
             Vec::new()
+        };
+        let live = self.state.live.clone();
+        let sweeper_stop = stopping.clone();
+        jobs.push(tokio::spawn(async move {
+            live.sweep_expired(sweeper_stop).await
+        }));
+        // Live searches are told first, so their connections close (1001) and the server's
+        // graceful shutdown does not wait on them.
+        let closing = self.state.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.cancel();
         };
         tracing::info!(address = %self.local_addr(), "listening");
         let service = self

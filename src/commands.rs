@@ -8,6 +8,7 @@ use crate::{
     app::{App, AppState, open_store},
     config::{DatabaseUrl, Settings},
     domain::{AuditContext, Role},
+    search::{EventBus, LiveSearch},
     service::BackupTrigger,
     store::sqlite,
     telemetry,
@@ -93,7 +94,10 @@ pub async fn revoke_key(settings: Settings, id: i64) -> anyhow::Result<()> {
 async fn command_state(settings: &Settings) -> anyhow::Result<AppState> {
     telemetry::init_for_command();
     let store = open_store(&settings.database).await?;
-    AppState::new(store, settings).await
+    // One-shot commands do not search, so they skip loading the index.
+    let retention = store.retention().await?.period;
+    let live = LiveSearch::new(retention, EventBus::in_process());
+    AppState::new(store, settings, live).await
 }
 
 /// `parking purge`: runs the retention purge once.

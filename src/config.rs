@@ -33,6 +33,17 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// Limits of the live-search WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSocketSettings {
+    /// Connections beyond this are refused with 503 before the upgrade.
+    pub max_connections: usize,
+    /// How often the server pings each connection.
+    pub ping_interval: Duration,
+    /// A connection that sends nothing (not even a pong) for this long is closed.
+    pub idle_timeout: Duration,
+}
+
 /// The validated settings every part of the service is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -49,6 +60,7 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub default_phone_region: PhoneRegion,
     pub log_format: LogFormat,
+    pub websocket: WebSocketSettings,
 }
 
 /// The settings as read, before validation. Field names are the environment variables'
@@ -75,6 +87,9 @@ struct RawSettings {
     #[serde(deserialize_with = "text")]
     default_phone_region: String,
     log_format: LogFormat,
+    ws_max_connections: usize,
+    ws_ping_interval_secs: u64,
+    ws_idle_timeout_secs: u64,
 }
 
 impl Default for RawSettings {
@@ -94,6 +109,9 @@ impl Default for RawSettings {
             cors_origins: Vec::new(),
             default_phone_region: "GB".into(),
             log_format: LogFormat::Json,
+            ws_max_connections: 1000,
+            ws_ping_interval_secs: 20,
+            ws_idle_timeout_secs: 60,
         }
     }
 }
@@ -157,6 +175,13 @@ impl RawSettings {
         if self.purge_interval_secs == 0 {
             bail!("PARKING_PURGE_INTERVAL_SECS must be at least 1");
         }
+        if self.ws_ping_interval_secs == 0
+            || self.ws_idle_timeout_secs <= self.ws_ping_interval_secs
+        {
+            bail!(
+                "PARKING_WS_IDLE_TIMEOUT_SECS must be longer than PARKING_WS_PING_INTERVAL_SECS (at least 1)"
+            );
+        }
         if self.audit_retention_days == 0 {
             bail!("PARKING_AUDIT_RETENTION_DAYS must be at least 1");
         }
@@ -183,6 +208,11 @@ impl RawSettings {
             cors_origins: self.cors_origins,
             default_phone_region,
             log_format: self.log_format,
+            websocket: WebSocketSettings {
+                max_connections: self.ws_max_connections,
+                ping_interval: Duration::from_secs(self.ws_ping_interval_secs),
+                idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
+            },
         })
     }
 }

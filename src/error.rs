@@ -35,6 +35,8 @@ pub enum ApiError {
     Invalid(String, Vec<FieldError>),
     #[error("the service is not ready: {0}")]
     Unavailable(String),
+    #[error("this endpoint speaks WebSocket: send an upgrade request")]
+    UpgradeRequired,
     /// The backup an operation depends on failed; the operation did nothing.
     #[error("the backup could not be written or verified, so nothing was deleted")]
     BackupFailed(String),
@@ -72,6 +74,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             ApiError::Internal(_) | ApiError::BackupFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -11,7 +11,6 @@ mod plate;
 mod pseudonym;
 mod retention;
 mod role;
-mod search_terms;
 mod vehicle;
 
 pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName};
@@ -24,7 +23,6 @@ pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text};
 pub use pseudonym::Pseudonymizer;
 pub use retention::RetentionPeriod;
 pub use role::Role;
-pub use search_terms::SearchTerms;
 pub use vehicle::{NewVehicle, ParseContext, RawNewVehicle, Vehicle, VehicleChanges};
 
 /// Writes `Type(<redacted>)`: personal data must not reach logs through a stray `{:?}`.

@@ -9,6 +9,8 @@ pub mod openapi;
 mod query_params;
 pub mod request_context;
 mod retention;
+mod search_ws;
+
 pub mod vehicles;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
@@ -43,6 +45,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(retention::router())
         .merge(maintenance::router())
         .merge(audit::router())
+        .merge(search_ws::router())
         .merge(health::router())
 }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
 use crate::{
     domain::{AuditAction, AuditContext, FieldErrors, truncate_to_millis},
+    search::LiveSearch,
     store::{BatchAudit, DeleteScope, Store},
 };
 
@@ -32,14 +33,21 @@ pub struct ClearReport {
 pub struct MaintenanceService {
     store: Arc<dyn Store>,
     backups: BackupService,
+    live: LiveSearch,
     audit_retention: TimeDelta,
 }
 
 impl MaintenanceService {
-    pub fn new(store: Arc<dyn Store>, backups: BackupService, audit_retention_days: u32) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        backups: BackupService,
+        live: LiveSearch,
+        audit_retention_days: u32,
+    ) -> Self {
         Self {
             store,
             backups,
+            live,
             audit_retention: TimeDelta::days(i64::from(audit_retention_days)),
         }
     }
@@ -110,10 +118,12 @@ impl MaintenanceService {
         let mut run = BatchAudit { entry, id: None };
         let mut total = 0;
         loop {
-            let deleted = self
+            let ids = self
                 .store
                 .delete_vehicles_batch(scope, BATCH_SIZE, &mut run)
                 .await?;
+            self.live.removed(&ids);
+            let deleted = ids.len() as u64;
             total += deleted;
             if deleted < u64::from(BATCH_SIZE) {
                 return Ok(total);

@@ -8,17 +8,19 @@ use serde_json::json;
 use super::ServiceError;
 use crate::{
     domain::{AuditAction, AuditContext, FieldErrors, RetentionPeriod},
+    search::LiveSearch,
     store::{RetentionSetting, Store},
 };
 
 #[derive(Clone)]
 pub struct RetentionService {
     store: Arc<dyn Store>,
+    live: LiveSearch,
 }
 
 impl RetentionService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, live: LiveSearch) -> Self {
+        Self { store, live }
     }
 
     pub async fn get(&self) -> Result<RetentionSetting, ServiceError> {
@@ -41,6 +43,8 @@ impl RetentionService {
             json!({ "from_hours": previous.period.hours(), "to_hours": period.hours() }),
             now,
         );
-        Ok(self.store.set_retention(period, now, &audit).await?)
+        let setting = self.store.set_retention(period, now, &audit).await?;
+        self.live.set_retention(setting.period);
+        Ok(setting)
     }
 }

@@ -12,6 +12,7 @@ use crate::{
         AuditAction, AuditContext, NewVehicle, NumberPlate, ParseContext, PhoneRegion,
         Pseudonymizer, RawField, RawNewVehicle, Vehicle, VehicleChanges,
     },
+    search::LiveSearch,
     store::{InsertAudit, Store, VehicleCursor, VehicleFilter},
 };
 
@@ -29,14 +30,21 @@ pub struct VehicleService {
     store: Arc<dyn Store>,
     region: PhoneRegion,
     pseudonyms: Pseudonymizer,
+    live: LiveSearch,
 }
 
 impl VehicleService {
-    pub fn new(store: Arc<dyn Store>, region: PhoneRegion, pseudonyms: Pseudonymizer) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        region: PhoneRegion,
+        pseudonyms: Pseudonymizer,
+        live: LiveSearch,
+    ) -> Self {
         Self {
             store,
             region,
             pseudonyms,
+            live,
         }
     }
 
@@ -72,7 +80,9 @@ impl VehicleService {
                 now,
             ),
         };
-        Ok(self.store.insert_vehicle(&vehicle, now, &audit).await?)
+        let vehicle = self.store.insert_vehicle(&vehicle, now, &audit).await?;
+        self.live.upserted(&vehicle);
+        Ok(vehicle)
     }
 
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
@@ -126,10 +136,13 @@ impl VehicleService {
             json!({ "changed": changed }),
             now,
         );
-        self.store
+        let vehicle = self
+            .store
             .update_vehicle(&plate, &changes, now, &audit)
             .await?
-            .ok_or(ServiceError::NotFound(NOT_FOUND))
+            .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+        self.live.upserted(&vehicle);
+        Ok(vehicle)
     }
 
     pub async fn remove(&self, plate: &str, ctx: &AuditContext) -> Result<(), ServiceError> {
@@ -141,11 +154,13 @@ impl VehicleService {
             json!({}),
             now,
         );
-        if self.store.delete_vehicle(&plate, now, &audit).await? {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound(NOT_FOUND))
-        }
+        let id = self
+            .store
+            .delete_vehicle(&plate, now, &audit)
+            .await?
+            .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+        self.live.removed(&[id]);
+        Ok(())
     }
 }
 

@@ -77,13 +77,14 @@ pub trait VehicleStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<Vehicle>>;
-    /// Removes a parked vehicle; `false` when there was none (or it had expired).
+    /// Removes a parked vehicle and returns its id; `None` when there was none (or it had
+    /// expired).
     async fn delete_vehicle(
         &self,
         plate: &NumberPlate,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Option<i64>>;
     /// Parked vehicles that have not expired at `now`.
     async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
@@ -147,13 +148,13 @@ pub trait AuditStore: Send + Sync + 'static {
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + 'static {
     /// Deletes up to `limit` vehicles in `scope`, in one short transaction that also records
-    /// the deletion in the run's audit entry. Returns how many were deleted.
+    /// the deletion in the run's audit entry. Returns the ids deleted.
     async fn delete_vehicles_batch(
         &self,
         scope: DeleteScope,
         limit: u32,
         audit: &mut BatchAudit,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Vec<i64>>;
     /// Writes a consistent copy of the live database to `target` (which must not exist),
     /// without vehicles already expired at `now`, and verifies it.
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ApiKeyHash, KeyName, NewAuditEntry, RetentionPeriod, Role, SearchTerms};
+use crate::domain::{ApiKeyHash, KeyName, NewAuditEntry, RetentionPeriod, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionSetting {
@@ -31,7 +31,6 @@ pub struct VehicleFilter {
     pub after: Option<VehicleCursor>,
     pub entered_after: Option<DateTime<Utc>>,
     pub entered_before: Option<DateTime<Utc>>,
-    pub text: Option<SearchTerms>,
 }
 
 #[derive(Debug, Clone)]

@@ -99,6 +99,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The live-search WebSocket address.
+    pub fn ws_url(&self) -> String {
+        format!(
+            "{}/api/v1/ws/vehicles/search",
+            self.address.replacen("http", "ws", 1)
+        )
+    }
+
+    /// Starts the server's shutdown, as SIGTERM would.
+    pub fn stop(&self) {
+        self.shutdown.cancel();
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.client
             .get(self.url(path))

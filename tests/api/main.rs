@@ -14,6 +14,7 @@ mod errors;
 mod expiry;
 mod helpers;
 mod listing;
+mod live_search;
 mod process;
 mod purge;
 mod register;

@@ -1,31 +1,47 @@
-//! Opaque page cursors: the position after a page's last vehicle, tied to the listing order.
+//! Opaque page cursors. Without `q` a listing is keyset-paginated on (entry time, id) in its
+//! order; with `q` it follows the search ranking and the cursor is an offset. Each cursor
+//! names its kind, so one cannot continue a different listing.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use crate::store::{ListOrder, VehicleCursor};
 
-pub fn encode(order: ListOrder, cursor: VehicleCursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}:{}", tag(order), cursor.entry_ms, cursor.id))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageCursor {
+    Keyset(ListOrder, VehicleCursor),
+    Ranked { offset: usize },
 }
 
-/// `Err` explains what is wrong without echoing the value.
-pub fn decode(order: ListOrder, raw: &str) -> Result<VehicleCursor, &'static str> {
-    const MALFORMED: &str = "is not a cursor returned by this listing";
+pub fn encode(cursor: PageCursor) -> String {
+    let text = match cursor {
+        PageCursor::Keyset(order, c) => format!("{}:{}:{}", tag(order), c.entry_ms, c.id),
+        PageCursor::Ranked { offset } => format!("r:{offset}"),
+    };
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+const MALFORMED: &str = "is not a cursor returned by this listing";
+
+/// Decodes a cursor for a listing of the given kind (`None`: ranked by `q`).
+pub fn decode(order: Option<ListOrder>, raw: &str) -> Result<PageCursor, &'static str> {
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| MALFORMED)?;
     let text = String::from_utf8(bytes).map_err(|_| MALFORMED)?;
-    let mut parts = text.split(':');
-    let (Some(t), Some(entry_ms), Some(id), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(MALFORMED);
-    };
-    if t != tag(order) {
-        return Err("belongs to a listing in the other order");
+    let parts: Vec<&str> = text.split(':').collect();
+    let number = |s: &str| s.parse::<i64>().map_err(|_| MALFORMED);
+    match (order, parts.as_slice()) {
+        (None, ["r", offset]) => Ok(PageCursor::Ranked {
+            offset: offset.parse().map_err(|_| MALFORMED)?,
+        }),
+        (Some(order), [t, entry_ms, id]) if *t == tag(order) => Ok(PageCursor::Keyset(
+            order,
+            VehicleCursor {
+                entry_ms: number(entry_ms)?,
+                id: number(id)?,
+            },
+        )),
+        (_, ["r", _] | ["a" | "d", _, _]) => Err("belongs to a different listing (order or q)"),
+        _ => Err(MALFORMED),
     }
-    Ok(VehicleCursor {
-        entry_ms: entry_ms.parse().map_err(|_| MALFORMED)?,
-        id: id.parse().map_err(|_| MALFORMED)?,
-    })
 }
 
 fn tag(order: ListOrder) -> &'static str {
@@ -40,17 +56,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_keep_their_order() {
-        let c = VehicleCursor {
-            entry_ms: 1_764_057_600_000,
-            id: 7,
-        };
-        assert_eq!(
-            decode(ListOrder::EntryDesc, &encode(ListOrder::EntryDesc, c)),
-            Ok(c)
+    fn cursors_round_trip_and_stay_with_their_listing() {
+        let c = PageCursor::Keyset(
+            ListOrder::EntryDesc,
+            VehicleCursor {
+                entry_ms: 1_764_057_600_000,
+                id: 7,
+            },
         );
-        assert!(decode(ListOrder::EntryAsc, &encode(ListOrder::EntryDesc, c)).is_err());
-        assert!(decode(ListOrder::EntryAsc, "not a cursor!").is_err());
-        assert!(decode(ListOrder::EntryAsc, &URL_SAFE_NO_PAD.encode("a:1")).is_err());
+        assert_eq!(decode(Some(ListOrder::EntryDesc), &encode(c)), Ok(c));
+        assert!(decode(Some(ListOrder::EntryAsc), &encode(c)).is_err());
+        assert!(decode(None, &encode(c)).is_err());
+        let r = PageCursor::Ranked { offset: 40 };
+        assert_eq!(decode(None, &encode(r)), Ok(r));
+        assert!(decode(Some(ListOrder::EntryDesc), &encode(r)).is_err());
+        assert!(decode(None, "not a cursor!").is_err());
+        assert!(decode(Some(ListOrder::EntryAsc), &URL_SAFE_NO_PAD.encode("a:1")).is_err());
     }
 }

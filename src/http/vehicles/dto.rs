@@ -100,7 +100,8 @@ pub struct ListParams {
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Free text matched like the live search: plate (look-alike tolerant), name, phone digits.
+    /// Free text matched and ranked exactly like the live search (plate, look-alike tolerant;
+    /// name; phone digits). With `q`, results come in search-rank order and `order` is not used.
     pub q: Option<String>,
     /// Only vehicles that entered after this instant (RFC 3339).
     #[param(value_type = Option<DateTime<Utc>>)]

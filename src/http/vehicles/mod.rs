@@ -11,7 +11,11 @@ use axum::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use self::dto::{ListParams, RegisterVehicle, UpdateVehicle, VehicleBody, VehicleList};
+use self::{
+    cursor::PageCursor,
+    dto::{ListParams, RegisterVehicle, UpdateVehicle, VehicleBody, VehicleList},
+    params::Listing,
+};
 use crate::{
     app::AppState,
     error::{ApiError, Problem},
@@ -82,12 +86,32 @@ async fn list_vehicles(
     Operator(_caller): Operator,
     RawQuery(query): RawQuery<ListParams>,
 ) -> Result<axum::Json<VehicleList>, ApiError> {
-    let filter = params::parse(&query)?;
-    let order = filter.order;
-    let page = state.vehicles.list(filter).await?;
+    let (items, next) = match params::parse(&query)? {
+        Listing::Keyset(filter) => {
+            let order = filter.order;
+            let page = state.vehicles.list(filter).await?;
+            (page.items, page.next.map(|c| PageCursor::Keyset(order, c)))
+        }
+        Listing::Ranked {
+            query,
+            window,
+            offset,
+            limit,
+        } => {
+            let found = state
+                .live
+                .search(Some(&query), window, offset, limit as usize)
+                .hits;
+            let end = offset + found.items.len();
+            (
+                found.items,
+                (end < found.total).then_some(PageCursor::Ranked { offset: end }),
+            )
+        }
+    };
     Ok(axum::Json(VehicleList {
-        items: page.items.into_iter().map(VehicleBody::from).collect(),
-        next_cursor: page.next.map(|c| cursor::encode(order, c)),
+        items: items.into_iter().map(VehicleBody::from).collect(),
+        next_cursor: next.map(cursor::encode),
     }))
 }
 

@@ -1,18 +1,35 @@
-//! Turns listing parameters into a store filter.
+//! Turns listing parameters into either a keyset listing or a ranked search.
 
-use super::{cursor, dto::ListParams};
+use super::{
+    cursor::{self, PageCursor},
+    dto::ListParams,
+};
 use crate::{
-    domain::SearchTerms,
     error::ApiError,
     http::query_params::QueryErrors,
+    search::{Query, Window},
     store::{ListOrder, VehicleFilter},
 };
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-const MAX_QUERY_CHARS: usize = 100;
+pub const MAX_QUERY_CHARS: usize = 100;
 
-pub fn parse(params: &ListParams) -> Result<VehicleFilter, ApiError> {
+/// What a listing request asks for.
+#[derive(Debug)]
+pub enum Listing {
+    /// Every vehicle in entry order, keyset-paginated.
+    Keyset(VehicleFilter),
+    /// Vehicles matching `q`, in search-rank order (the live search's order).
+    Ranked {
+        query: Query,
+        window: Window,
+        offset: usize,
+        limit: u32,
+    },
+}
+
+pub fn parse(params: &ListParams) -> Result<Listing, ApiError> {
     let mut errors = QueryErrors::default();
     let limit = errors.limit(params.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT);
     let order = match params.order.as_deref() {
@@ -23,10 +40,16 @@ pub fn parse(params: &ListParams) -> Result<VehicleFilter, ApiError> {
             ListOrder::EntryDesc
         }
     };
-    let after = params
+    let q = params.q.as_deref().unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        errors.invalid("q", format!("must be at most {MAX_QUERY_CHARS} characters"));
+    }
+    let query = Query::parse(q);
+    let kind = if query.is_some() { None } else { Some(order) };
+    let cursor = params
         .cursor
         .as_deref()
-        .and_then(|raw| match cursor::decode(order, raw) {
+        .and_then(|raw| match cursor::decode(kind, raw) {
             Ok(cursor) => Some(cursor),
             Err(message) => {
                 errors.malformed("cursor", message);
@@ -35,18 +58,30 @@ pub fn parse(params: &ListParams) -> Result<VehicleFilter, ApiError> {
         });
     let entered_after = errors.timestamp("entered_after", params.entered_after.as_deref());
     let entered_before = errors.timestamp("entered_before", params.entered_before.as_deref());
-    let q = params.q.as_deref().unwrap_or_default();
-    if q.chars().count() > MAX_QUERY_CHARS {
-        errors.invalid("q", format!("must be at most {MAX_QUERY_CHARS} characters"));
-    }
     errors.finish()?;
-    Ok(VehicleFilter {
-        limit,
-        order,
-        after,
-        entered_after,
-        entered_before,
-        text: SearchTerms::parse(q),
+    Ok(match query {
+        Some(query) => Listing::Ranked {
+            query,
+            window: Window {
+                after_ms: entered_after.map(|t| t.timestamp_millis()),
+                before_ms: entered_before.map(|t| t.timestamp_millis()),
+            },
+            offset: match cursor {
+                Some(PageCursor::Ranked { offset }) => offset,
+                _ => 0,
+            },
+            limit,
+        },
+        None => Listing::Keyset(VehicleFilter {
+            limit,
+            order,
+            after: match cursor {
+                Some(PageCursor::Keyset(_, after)) => Some(after),
+                _ => None,
+            },
+            entered_after,
+            entered_before,
+        }),
     })
 }
 
@@ -62,10 +97,11 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let filter = parse(&ListParams::default()).unwrap();
+        let Listing::Keyset(filter) = parse(&ListParams::default()).unwrap() else {
+            panic!("an empty q lists in entry order");
+        };
         assert_eq!(filter.limit, 50);
         assert_eq!(filter.order, ListOrder::EntryDesc);
-        assert!(filter.text.is_none());
     }
 
     #[test]
@@ -76,5 +112,17 @@ mod tests {
         assert_eq!(bad_range.status(), 422);
         let bad_order = parse(&params(|p| p.order = Some("plate".into()))).unwrap_err();
         assert_eq!(bad_order.status(), 422);
+    }
+
+    #[test]
+    fn a_query_switches_to_ranked_listing() {
+        assert!(matches!(
+            parse(&params(|p| p.q = Some("ab1".into()))).unwrap(),
+            Listing::Ranked { .. }
+        ));
+        assert!(matches!(
+            parse(&params(|p| p.q = Some("  ".into()))).unwrap(),
+            Listing::Keyset(_)
+        ));
     }
 }

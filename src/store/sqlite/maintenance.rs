@@ -5,7 +5,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{
-    ConnectOptions, Connection, SqliteConnection,
+    ConnectOptions, Connection, Row, SqliteConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode},
 };
 
@@ -19,24 +19,32 @@ impl MaintenanceStore for SqliteStore {
         scope: DeleteScope,
         limit: u32,
         run: &mut BatchAudit,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<i64>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let query = match scope {
             // The entry-time index finds the oldest rows without scanning the table.
             DeleteScope::EnteredBy(cutoff) => sqlx::query(
                 "DELETE FROM vehicles WHERE id IN \
-                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms LIMIT ?2)",
+                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms LIMIT ?2) \
+                 RETURNING id",
             )
             .bind(to_ms(cutoff))
             .bind(i64::from(limit)),
             DeleteScope::All => sqlx::query(
-                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id LIMIT ?1)",
+                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id LIMIT ?1) \
+                 RETURNING id",
             )
             .bind(i64::from(limit)),
         };
-        let deleted = query.execute(&mut *tx).await?.rows_affected();
+        let ids: Vec<i64> = query
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let deleted = ids.len() as u64;
         if deleted == 0 {
-            return Ok(0);
+            return Ok(ids);
         }
         let new_id = match run.id {
             None => {
@@ -63,7 +71,7 @@ impl MaintenanceStore for SqliteStore {
         if new_id.is_some() {
             run.id = new_id;
         }
-        Ok(deleted)
+        Ok(ids)
     }
 
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {

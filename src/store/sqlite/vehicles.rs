@@ -152,22 +152,7 @@ impl VehicleStore for SqliteStore {
         if let Some(before) = filter.entered_before {
             sql.push(" AND entry_ms < ").push_bind(to_ms(before));
         }
-        if let Some(text) = &filter.text {
-            sql.push(" AND (instr(name_folded, ")
-                .push_bind(text.name_lower.clone())
-                .push(") > 0");
-            if let Some(plate) = &text.plate_folded {
-                sql.push(" OR instr(plate_folded, ")
-                    .push_bind(plate.clone())
-                    .push(") > 0");
-            }
-            if let Some(digits) = &text.phone_digits {
-                sql.push(" OR instr(phone_number, ")
-                    .push_bind(digits.clone())
-                    .push(") > 0");
-            }
-            sql.push(")");
-        }
+
         let (comparison, direction) = match filter.order {
             ListOrder::EntryDesc => ("<", "DESC"),
             ListOrder::EntryAsc => (">", "ASC"),
@@ -229,22 +214,24 @@ impl VehicleStore for SqliteStore {
         plate: &NumberPlate,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<i64>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let deleted = sqlx::query(
+        // `fetch_all`, not `fetch_one`: a RETURNING statement left unfinished would keep the
+        // WAL from being checkpointed.
+        let deleted: Vec<i64> = sqlx::query_scalar(
             "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) RETURNING id",
         )
         .bind(to_ms(now))
         .bind(plate.as_str())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        if deleted.rows_affected() == 0 {
-            return Ok(false);
-        }
+        let Some(&id) = deleted.first() else {
+            return Ok(None);
+        };
         audit::insert(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(id))
     }
 
     async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64> {

@@ -1,0 +1,152 @@
+//! The frames of the live-search protocol (API.md §5).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::http::vehicles::dto::VehicleBody;
+
+/// Text frames larger than this close the connection with 1009.
+pub const MAX_FRAME_BYTES: usize = 4096;
+const DEFAULT_LIMIT: u64 = 20;
+const MAX_LIMIT: u64 = 100;
+const MAX_QUERY_CHARS: usize = 100;
+
+/// A client frame that made sense.
+#[derive(Debug, PartialEq)]
+pub enum ClientFrame {
+    Search {
+        id: Value,
+        query: String,
+        limit: usize,
+    },
+    Ping,
+}
+
+/// Why a client frame was refused: sent back as an `error` frame, and the connection stays.
+#[derive(Debug, PartialEq)]
+pub struct FrameError {
+    pub id: Value,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerFrame<'a> {
+    Results {
+        id: &'a Value,
+        query: &'a str,
+        items: Vec<VehicleBody>,
+        total: usize,
+        took_us: u64,
+    },
+    Added {
+        id: &'a Value,
+        vehicle: VehicleBody,
+    },
+    Removed {
+        id: &'a Value,
+        number_plate: &'a str,
+    },
+    Pong,
+    Error {
+        id: &'a Value,
+        code: &'a str,
+        message: &'a str,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Parses one text frame. Error messages describe the rule, never echo the input.
+pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+    let invalid = |id: &Value, message| FrameError {
+        id: id.clone(),
+        code: "invalid_message",
+        message,
+    };
+    let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+        return Err(invalid(&Value::Null, "a frame must be a JSON object"));
+    };
+    let id = frame.get("id").cloned().unwrap_or(Value::Null);
+    if !matches!(id, Value::Null | Value::String(_) | Value::Number(_)) {
+        return Err(invalid(&Value::Null, "id must be a string or a number"));
+    }
+    match frame.get("type").and_then(Value::as_str) {
+        Some("ping") => Ok(ClientFrame::Ping),
+        Some("search") => {
+            let query = match frame.get("query") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(q)) if q.chars().count() <= MAX_QUERY_CHARS => q.clone(),
+                Some(Value::String(_)) => {
+                    return Err(FrameError {
+                        id,
+                        code: "invalid_query",
+                        message: "query must be at most 100 characters",
+                    });
+                }
+                Some(_) => return Err(invalid(&id, "query must be a string")),
+            };
+            let limit = match frame.get("limit") {
+                None | Some(Value::Null) => DEFAULT_LIMIT,
+                Some(value) => match value.as_u64().filter(|l| (1..=MAX_LIMIT).contains(l)) {
+                    Some(limit) => limit,
+                    None => {
+                        return Err(FrameError {
+                            id,
+                            code: "invalid_limit",
+                            message: "limit must be a whole number from 1 to 100",
+                        });
+                    }
+                },
+            };
+            Ok(ClientFrame::Search {
+                id,
+                query,
+                limit: usize::try_from(limit).unwrap_or(20),
+            })
+        }
+        Some(_) => Err(invalid(&id, "type must be search or ping")),
+        None => Err(invalid(&id, "a frame needs a type")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn search_frames_take_defaults() {
+        assert_eq!(
+            parse(r#"{"type":"search","id":"c1","query":"ab1"}"#),
+            Ok(ClientFrame::Search {
+                id: json!("c1"),
+                query: "ab1".into(),
+                limit: 20
+            })
+        );
+        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
+    }
+
+    #[test]
+    fn bad_frames_name_the_problem_and_keep_the_id() {
+        let code = |text: &str| parse(text).unwrap_err().code;
+        assert_eq!(code("not json"), "invalid_message");
+        assert_eq!(code("[1]"), "invalid_message");
+        assert_eq!(code(r#"{"type":"dance"}"#), "invalid_message");
+        assert_eq!(code(r#"{"type":"search","query":7}"#), "invalid_message");
+        assert_eq!(code(r#"{"type":"search","limit":0}"#), "invalid_limit");
+        assert_eq!(code(r#"{"type":"search","limit":101}"#), "invalid_limit");
+        let long = format!(
+            r#"{{"type":"search","id":"x","query":"{}"}}"#,
+            "a".repeat(101)
+        );
+        let error = parse(&long).unwrap_err();
+        assert_eq!((error.code, error.id), ("invalid_query", json!("x")));
+    }
+}

@@ -1,0 +1,274 @@
+//! One live-search connection: answers searches, pushes changes to the current search, keeps
+//! the connection alive, and protects the server from clients that stop reading.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use serde_json::Value;
+use tokio::{
+    sync::{broadcast::error::RecvError, mpsc},
+    time::Instant,
+};
+
+use super::protocol::{self, ClientFrame, MAX_FRAME_BYTES, ServerFrame};
+use crate::{
+    app::AppState,
+    domain::Vehicle,
+    http::vehicles::dto::VehicleBody,
+    search::{Query, Searchable, VehicleEvent, Window},
+};
+
+/// Frames waiting for a client before it counts as not reading and is disconnected.
+const SEND_QUEUE: usize = 256;
+/// How long a closing handshake may take before the connection is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Close codes (RFC 6455 §7.4.1).
+const GOING_AWAY: u16 = 1001;
+const PROTOCOL_ERROR: u16 = 1002;
+const TOO_BIG: u16 = 1009;
+
+/// The search a connection is subscribed to.
+struct Subscription {
+    id: Value,
+    query: Option<Query>,
+    limit: usize,
+}
+
+impl Subscription {
+    fn matches(&self, vehicle: &Vehicle) -> bool {
+        let fields = Searchable {
+            plate: &vehicle.number_plate,
+            name: &vehicle.contact_name,
+            phone: &vehicle.phone_number,
+        };
+        self.query
+            .as_ref()
+            .is_none_or(|q| q.rank(&fields).is_some())
+    }
+}
+
+/// Why the loop ended.
+enum End {
+    /// The client left or the transport failed: nothing more to send.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The client stopped reading: drop the connection without waiting for it.
+    Overloaded,
+}
+
+struct Session {
+    state: AppState,
+    queue: mpsc::Sender<Message>,
+    subscription: Option<Subscription>,
+}
+
+pub async fn run(socket: WebSocket, state: AppState) {
+    let (sink, mut incoming) = socket.split();
+    let (queue, outgoing) = mpsc::channel(SEND_QUEUE);
+    let mut writer = tokio::spawn(write_all(sink, outgoing));
+    let settings = state.websocket;
+    let shutdown = state.shutdown.clone();
+    let mut events = state.live.subscribe();
+    let mut session = Session {
+        state,
+        queue,
+        subscription: None,
+    };
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + settings.ping_interval,
+        settings.ping_interval,
+    );
+    let mut last_heard = Instant::now();
+
+    let end = loop {
+        let flow = tokio::select! {
+            () = shutdown.cancelled() => Err(End::Close(GOING_AWAY, "the server is shutting down")),
+            message = incoming.next() => match message {
+                None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+                Some(Err(error)) => Err(read_failure(&error)),
+                Some(Ok(message)) => {
+                    last_heard = Instant::now();
+                    session.on_message(message)
+                }
+            },
+            event = events.recv() => session.on_event(event),
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= settings.idle_timeout {
+                    Err(End::Close(GOING_AWAY, "idle for too long"))
+                } else {
+                    session.send(Message::Ping(Default::default()))
+                }
+            }
+        };
+        if let Err(end) = flow {
+            break end;
+        }
+    };
+
+    match end {
+        End::Overloaded => writer.abort(),
+        End::Gone => {
+            drop(session);
+            let _ = writer.await;
+        }
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            // If even the close frame does not fit, the client is not reading: drop it.
+            let _ = session.queue.try_send(Message::Close(Some(frame)));
+            drop(session);
+            // The closing handshake: keep reading until the client answers with its own close
+            // frame, so the connection is not torn down under a client still reading ours.
+            let answered = async {
+                while let Some(Ok(message)) = incoming.next().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(
+                CLOSE_GRACE,
+                futures_util::future::join(answered, &mut writer),
+            )
+            .await;
+            writer.abort();
+        }
+    }
+}
+
+/// Sends queued frames in order; stops after a close frame or when the client is gone.
+async fn write_all(mut sink: SplitSink<WebSocket, Message>, mut outgoing: mpsc::Receiver<Message>) {
+    while let Some(message) = outgoing.recv().await {
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// A read error is most often a frame over the transport's size limit; anything else is a
+/// protocol violation.
+fn read_failure(error: &axum::Error) -> End {
+    if error.to_string().contains("too long") {
+        End::Close(TOO_BIG, "frames are limited to 4 KiB")
+    } else {
+        End::Close(PROTOCOL_ERROR, "protocol error")
+    }
+}
+
+impl Session {
+    /// Queues a frame; a full queue means the client has stopped reading.
+    fn send(&self, message: Message) -> Result<(), End> {
+        self.queue.try_send(message).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => End::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => End::Gone,
+        })
+    }
+
+    fn send_frame(&self, frame: &ServerFrame<'_>) -> Result<(), End> {
+        self.send(Message::Text(frame.to_text().into()))
+    }
+
+    fn on_message(&mut self, message: Message) -> Result<(), End> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => {
+                return Err(End::Close(TOO_BIG, "frames are limited to 4 KiB"));
+            }
+            Message::Binary(_) => {
+                let frame = ServerFrame::Error {
+                    id: &Value::Null,
+                    code: "invalid_message",
+                    message: "frames must be JSON text",
+                };
+                return self.send_frame(&frame);
+            }
+            // The transport answers pings itself; a pong only proves the client is there.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(End::Close(TOO_BIG, "frames are limited to 4 KiB"));
+        }
+        match protocol::parse(&text) {
+            Ok(ClientFrame::Ping) => self.send_frame(&ServerFrame::Pong),
+            Ok(ClientFrame::Search { id, query, limit }) => {
+                self.subscription = Some(Subscription {
+                    id,
+                    query: Query::parse(&query),
+                    limit,
+                });
+                self.send_results()
+            }
+            Err(error) => self.send_frame(&ServerFrame::Error {
+                id: &error.id,
+                code: error.code,
+                message: error.message,
+            }),
+        }
+    }
+
+    /// Answers the current search. Also used to resynchronise a connection that fell behind
+    /// the event stream, so a client is never left with stale results.
+    fn send_results(&self) -> Result<(), End> {
+        let Some(sub) = &self.subscription else {
+            return Ok(());
+        };
+        let found = self
+            .state
+            .live
+            .search(sub.query.as_ref(), Window::default(), 0, sub.limit);
+        let query = sub.query.as_ref().map_or("", Query::display);
+        self.send_frame(&ServerFrame::Results {
+            id: &sub.id,
+            query,
+            items: found
+                .hits
+                .items
+                .into_iter()
+                .map(VehicleBody::from)
+                .collect(),
+            total: found.hits.total,
+            took_us: found.took_us,
+        })
+    }
+
+    fn on_event(&mut self, event: Result<VehicleEvent, RecvError>) -> Result<(), End> {
+        let Some(sub) = &self.subscription else {
+            return Ok(());
+        };
+        match event {
+            Ok(VehicleEvent::Upserted { vehicle, previous }) => {
+                if sub.matches(&vehicle) {
+                    let body = VehicleBody::from(Vehicle::clone(&vehicle));
+                    self.send_frame(&ServerFrame::Added {
+                        id: &sub.id,
+                        vehicle: body,
+                    })
+                } else if previous.as_deref().is_some_and(|p| sub.matches(p)) {
+                    // Changed so that it no longer matches: gone from these results.
+                    self.send_frame(&ServerFrame::Removed {
+                        id: &sub.id,
+                        number_plate: &vehicle.number_plate,
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+            Ok(VehicleEvent::Removed { vehicle }) if sub.matches(&vehicle) => {
+                self.send_frame(&ServerFrame::Removed {
+                    id: &sub.id,
+                    number_plate: &vehicle.number_plate,
+                })
+            }
+            Ok(VehicleEvent::Removed { .. }) => Ok(()),
+            Err(RecvError::Lagged(_)) => self.send_results(),
+            Err(RecvError::Closed) => Err(End::Gone),
+        }
+    }
+}

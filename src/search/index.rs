@@ -1,0 +1,405 @@
+//! The in-memory search index over parked vehicles.
+//!
+//! Trigram posting lists over the folded plate, the lower-cased name and the phone digits
+//! answer queries of 3+ characters by verifying only the candidates of the query's rarest
+//! trigram; shorter queries scan. Entries are also ordered by entry time, for "latest first"
+//! and for expiry. The index holds what the database holds, minus vehicles already swept out
+//! at expiry; every query still applies the retention cut-off itself.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::query::{Query, Rank, Searchable, TRIGRAM};
+use crate::domain::{Vehicle, fold_lookalikes};
+
+/// A vehicle as the index keeps it: what is needed to match, rank and return it.
+struct Entry {
+    id: i64,
+    plate: Box<str>,
+    name: Box<str>,
+    phone: Box<str>,
+    entry_ms: i64,
+    created_ms: i64,
+    updated_ms: i64,
+}
+
+impl Entry {
+    fn searchable(&self) -> Searchable<'_> {
+        Searchable {
+            plate: &self.plate,
+            name: &self.name,
+            phone: &self.phone,
+        }
+    }
+}
+
+/// Which field a trigram came from; each has its own posting lists.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Field {
+    Plate = 0,
+    Name = 1,
+    Phone = 2,
+}
+
+/// Entry times a search is limited to, both exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub after_ms: Option<i64>,
+    pub before_ms: Option<i64>,
+}
+
+impl Window {
+    fn contains(&self, entry_ms: i64) -> bool {
+        self.after_ms.is_none_or(|a| entry_ms > a) && self.before_ms.is_none_or(|b| entry_ms < b)
+    }
+}
+
+/// One page of ranked matches and how many match in all.
+pub struct Hits {
+    pub items: Vec<Vehicle>,
+    pub total: usize,
+}
+
+#[derive(Default)]
+pub struct Index {
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<i64, u32>,
+    by_entry: BTreeSet<(i64, i64)>,
+    /// Per field: three characters packed into one integer → slots holding them.
+    trigrams: [HashMap<u64, Vec<u32>>; 3],
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds or replaces a vehicle (by id); returns the version it replaced.
+    pub fn upsert(&mut self, vehicle: &Vehicle) -> Option<Vehicle> {
+        let previous = self.remove(vehicle.id);
+        let entry = Entry {
+            id: vehicle.id,
+            plate: vehicle.number_plate.as_str().into(),
+            name: vehicle.contact_name.as_str().into(),
+            phone: vehicle.phone_number.as_str().into(),
+            entry_ms: vehicle.entry_time.timestamp_millis(),
+            created_ms: vehicle.created_at.timestamp_millis(),
+            updated_ms: vehicle.updated_at.timestamp_millis(),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        for (field, key) in keys(&entry) {
+            self.trigrams[field as usize]
+                .entry(key)
+                .or_default()
+                .push(slot);
+        }
+        self.by_id.insert(entry.id, slot);
+        self.by_entry.insert((entry.entry_ms, entry.id));
+        self.slots[slot as usize] = Some(entry);
+        previous
+    }
+
+    /// Removes a vehicle; returns its plate, name and phone if it was there.
+    pub fn remove(&mut self, id: i64) -> Option<Vehicle> {
+        let slot = self.by_id.remove(&id)?;
+        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        for (field, key) in keys(&entry) {
+            let lists = &mut self.trigrams[field as usize];
+            if let Some(list) = lists.get_mut(&key) {
+                if let Some(at) = list.iter().position(|&s| s == slot) {
+                    list.swap_remove(at);
+                }
+                if list.is_empty() {
+                    lists.remove(&key);
+                }
+            }
+        }
+        self.by_entry.remove(&(entry.entry_ms, entry.id));
+        self.free.push(slot);
+        Some(to_vehicle(&entry, 0))
+    }
+
+    /// Removes every vehicle.
+    pub fn clear(&mut self) -> Vec<Vehicle> {
+        let removed = self
+            .slots
+            .iter()
+            .flatten()
+            .map(|e| to_vehicle(e, 0))
+            .collect();
+        *self = Self::default();
+        removed
+    }
+
+    /// Removes and returns the vehicles that entered at or before `cutoff_ms`.
+    pub fn remove_entered_by(&mut self, cutoff_ms: i64) -> Vec<Vehicle> {
+        let expired: Vec<i64> = self
+            .by_entry
+            .range(..=(cutoff_ms, i64::MAX))
+            .map(|&(_, id)| id)
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(|id| self.remove(id))
+            .collect()
+    }
+
+    /// The earliest entry time held, if any: when the next expiry happens.
+    pub fn oldest_entry_ms(&self) -> Option<i64> {
+        self.by_entry.first().map(|&(entry_ms, _)| entry_ms)
+    }
+
+    /// Ranked matches for `query` (`None`: every vehicle, latest first) that entered within
+    /// `window`, skipping `offset`, at most `limit`.
+    pub fn search(
+        &self,
+        query: Option<&Query>,
+        window: Window,
+        retention_ms: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Hits {
+        let Some(query) = query else {
+            return self.latest(window, retention_ms, offset, limit);
+        };
+        let live = |entry: &Entry| window.contains(entry.entry_ms);
+        let mut hits: Vec<(Rank, i64, i64, u32)> = Vec::new();
+        let mut consider = |slot: u32| {
+            if let Some(entry) = self.slots.get(slot as usize).and_then(Option::as_ref)
+                && live(entry)
+                && let Some(rank) = query.rank(&entry.searchable())
+            {
+                hits.push((rank, -entry.entry_ms, -entry.id, slot));
+            }
+        };
+        if query.indexable() {
+            for slot in self.candidates(query) {
+                consider(slot);
+            }
+        } else {
+            for slot in 0..self.slots.len() {
+                consider(u32::try_from(slot).unwrap_or(u32::MAX));
+            }
+        }
+        let total = hits.len();
+        let wanted = offset.saturating_add(limit).min(total);
+        if wanted < total && wanted > 0 {
+            hits.select_nth_unstable(wanted - 1);
+        }
+        hits.truncate(wanted);
+        hits.sort_unstable();
+        let items = hits
+            .iter()
+            .skip(offset)
+            .filter_map(|&(_, _, _, slot)| self.slots[slot as usize].as_ref())
+            .map(|entry| to_vehicle(entry, retention_ms))
+            .collect();
+        Hits { items, total }
+    }
+
+    /// Candidate slots: for each searched field, the posting list of its rarest trigram,
+    /// merged without duplicates. Every candidate is verified by the caller.
+    fn candidates(&self, query: &Query) -> Vec<u32> {
+        let mut fields: Vec<(Field, &str)> = vec![(Field::Name, &query.name)];
+        if let Some(plate) = &query.plate_folded {
+            fields.push((Field::Plate, plate));
+        }
+        if let Some(digits) = &query.digits {
+            fields.push((Field::Phone, digits));
+        }
+        let mut slots: Vec<u32> = Vec::new();
+        for (field, text) in fields {
+            let lists = &self.trigrams[field as usize];
+            let rarest = trigram_keys(text)
+                .map(|key| lists.get(&key).map_or(&[][..], Vec::as_slice))
+                .min_by_key(|list| list.len())
+                .unwrap_or(&[]);
+            slots.extend_from_slice(rarest);
+        }
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+
+    fn latest(&self, window: Window, retention_ms: i64, offset: usize, limit: usize) -> Hits {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lower = window
+            .after_ms
+            .map_or(Unbounded, |a| Excluded((a, i64::MAX)));
+        let upper = window
+            .before_ms
+            .map_or(Unbounded, |b| Excluded((b, i64::MIN)));
+        let in_window = || self.by_entry.range((lower, upper));
+        let total = match (window.after_ms, window.before_ms) {
+            // The common case stays cheap: only the few not yet swept out are counted.
+            (Some(after), None) => self.len() - self.by_entry.range(..=(after, i64::MAX)).count(),
+            (None, None) => self.len(),
+            _ => in_window().count(),
+        };
+        let items = in_window()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, id)| self.by_id.get(id))
+            .filter_map(|&slot| self.slots[slot as usize].as_ref())
+            .map(|entry| to_vehicle(entry, retention_ms))
+            .collect();
+        Hits { items, total }
+    }
+}
+
+fn to_vehicle(entry: &Entry, retention_ms: i64) -> Vehicle {
+    let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    Vehicle {
+        id: entry.id,
+        number_plate: entry.plate.to_string(),
+        contact_name: entry.name.to_string(),
+        phone_number: entry.phone.to_string(),
+        entry_time: at(entry.entry_ms),
+        expires_at: at(entry.entry_ms) + TimeDelta::milliseconds(retention_ms),
+        created_at: at(entry.created_ms),
+        updated_at: at(entry.updated_ms),
+    }
+}
+
+/// Every trigram of an entry, by field, de-duplicated.
+fn keys(entry: &Entry) -> Vec<(Field, u64)> {
+    let digits: String = entry.phone.chars().filter(char::is_ascii_digit).collect();
+    let plate = trigram_keys(&fold_lookalikes(&entry.plate)).map(|k| (Field::Plate, k));
+    let name = trigram_keys(&entry.name.to_lowercase()).map(|k| (Field::Name, k));
+    let phone = trigram_keys(&digits).map(|k| (Field::Phone, k));
+    let mut keys: Vec<(Field, u64)> = plate.chain(name).chain(phone).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Packs each run of three characters into one integer (a char is at most 21 bits).
+fn trigram_keys(text: &str) -> impl Iterator<Item = u64> + use<> {
+    let chars: Vec<char> = text.chars().collect();
+    let count = chars.len().saturating_sub(TRIGRAM - 1);
+    (0..count).map(move |i| {
+        let c = |k: usize| u64::from(u32::from(chars[i + k]));
+        c(0) << 42 | c(1) << 21 | c(2)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vehicle(id: i64, plate: &str, name: &str, phone: &str, entry_ms: i64) -> Vehicle {
+        let at = DateTime::from_timestamp_millis(entry_ms).unwrap();
+        Vehicle {
+            id,
+            number_plate: plate.into(),
+            contact_name: name.into(),
+            phone_number: phone.into(),
+            entry_time: at,
+            expires_at: at,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn all() -> Window {
+        Window::default()
+    }
+
+    fn after(ms: i64) -> Window {
+        Window {
+            after_ms: Some(ms),
+            before_ms: None,
+        }
+    }
+
+    fn plates(hits: &Hits) -> Vec<&str> {
+        hits.items.iter().map(|v| v.number_plate.as_str()).collect()
+    }
+
+    fn sample() -> Index {
+        let mut index = Index::default();
+        index.upsert(&vehicle(1, "XAB12", "Zed", "+441111111111", 100));
+        index.upsert(&vehicle(2, "AB12CDE", "Ada", "+442222222222", 200));
+        index.upsert(&vehicle(3, "A8I2XYZ", "Bob", "+443333333333", 300));
+        index.upsert(&vehicle(4, "QQ99", "Mab Ab12", "+444444444444", 400));
+        index.upsert(&vehicle(5, "AB12", "Eve", "+445555555555", 500));
+        index
+    }
+
+    #[test]
+    fn ranking_follows_the_contract() {
+        let index = sample();
+        let query = Query::parse("ab12").unwrap();
+        let hits = index.search(Some(&query), all(), 0, 0, 10);
+        assert_eq!(
+            plates(&hits),
+            ["AB12", "AB12CDE", "A8I2XYZ", "XAB12", "QQ99"]
+        );
+        assert_eq!(hits.total, 5);
+    }
+
+    #[test]
+    fn scans_and_the_index_agree() {
+        let index = sample();
+        for q in [
+            "ab1", "b12", "a8i", "mab", "4444", "zed", "a", "12", "ab", "e",
+        ] {
+            let query = Query::parse(q).unwrap();
+            let got = index.search(Some(&query), all(), 0, 0, 100);
+            let mut expected: Vec<_> = index
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|e| {
+                    query
+                        .rank(&e.searchable())
+                        .map(|r| (r, -e.entry_ms, e.plate.to_string()))
+                })
+                .collect();
+            expected.sort();
+            let expected: Vec<_> = expected.into_iter().map(|(_, _, p)| p).collect();
+            assert_eq!(plates(&got), expected, "query {q}");
+            assert_eq!(got.total, expected.len());
+        }
+    }
+
+    #[test]
+    fn removal_updates_and_expiry_keep_postings_exact() {
+        let mut index = sample();
+        index.remove(2);
+        let query = Query::parse("ab12").unwrap();
+        assert_eq!(index.search(Some(&query), all(), 0, 0, 10).total, 4);
+        index.upsert(&vehicle(5, "ZZ77", "Eve", "+445555555555", 500));
+        assert_eq!(index.search(Some(&query), all(), 0, 0, 10).total, 3);
+        assert_eq!(
+            index.search(Some(&query), after(250), 0, 0, 10).total,
+            2,
+            "cut-off applies"
+        );
+        let expired = index.remove_entered_by(300);
+        assert_eq!(expired.len(), 2);
+        assert_eq!(index.oldest_entry_ms(), Some(400));
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_query_lists_the_latest_with_paging() {
+        let index = sample();
+        let page = index.search(None, after(150), 0, 1, 2);
+        assert_eq!(plates(&page), ["QQ99", "A8I2XYZ"]);
+        assert_eq!(page.total, 4);
+    }
+}

@@ -1,0 +1,223 @@
+//! Real-time search: an in-memory index kept in step with the database, queries ranked as the
+//! contract states, and a bus that tells live searches what changed.
+
+mod events;
+mod index;
+mod query;
+
+use std::{
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Instant,
+};
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use events::{EventBus, VehicleEvent};
+pub use index::{Hits, Window};
+pub use query::{Query, Rank, Searchable};
+
+use crate::{
+    domain::{RetentionPeriod, Vehicle},
+    store::{ListOrder, Store, StoreResult, VehicleFilter},
+};
+
+/// A search's answer, with the time the index took.
+pub struct SearchResult {
+    pub hits: Hits,
+    pub took_us: u64,
+}
+
+/// The index, the bus and the retention period they apply. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveSearch {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    index: RwLock<index::Index>,
+    retention_ms: AtomicI64,
+    bus: EventBus,
+    /// Wakes the expiry sweeper when the next expiry may have moved closer.
+    changed: Notify,
+}
+
+/// Rows loaded per query when the index is rebuilt at start-up.
+const LOAD_PAGE: u32 = 10_000;
+
+impl LiveSearch {
+    pub fn new(retention: RetentionPeriod, bus: EventBus) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                index: RwLock::new(index::Index::default()),
+                retention_ms: AtomicI64::new(retention.duration().num_milliseconds()),
+                bus,
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// Builds the index from every live vehicle in the store.
+    pub async fn load(store: &dyn Store, bus: EventBus) -> StoreResult<Self> {
+        let live = Self::new(store.retention().await?.period, bus);
+        let now = Utc::now();
+        let mut filter = VehicleFilter {
+            limit: LOAD_PAGE,
+            order: ListOrder::EntryAsc,
+            ..Default::default()
+        };
+        loop {
+            let page = store.list_vehicles(&filter, now).await?;
+            {
+                let mut index = live.write();
+                for vehicle in &page {
+                    index.upsert(vehicle);
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == LOAD_PAGE as usize => {
+                    filter.after = Some(crate::store::VehicleCursor {
+                        entry_ms: last.entry_time.timestamp_millis(),
+                        id: last.id,
+                    });
+                }
+                _ => return Ok(live),
+            }
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, index::Index> {
+        // A panic while holding the lock cannot leave the index half-updated in a way that
+        // matters more than stopping search altogether, so a poisoned lock is still used.
+        self.inner
+            .index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, index::Index> {
+        self.inner
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn retention_ms(&self) -> i64 {
+        self.inner.retention_ms.load(Ordering::Relaxed)
+    }
+
+    /// Ranked matches, `offset`/`limit` paged, optionally only those that entered within
+    /// `window`; expired vehicles never appear.
+    pub fn search(
+        &self,
+        query: Option<&Query>,
+        window: Window,
+        offset: usize,
+        limit: usize,
+    ) -> SearchResult {
+        let started = Instant::now();
+        let retention_ms = self.retention_ms();
+        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
+        let window = Window {
+            after_ms: Some(window.after_ms.map_or(cutoff_ms, |a| a.max(cutoff_ms))),
+            ..window
+        };
+        let hits = self
+            .read()
+            .search(query, window, retention_ms, offset, limit);
+        SearchResult {
+            hits,
+            took_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<VehicleEvent> {
+        self.inner.bus.subscribe()
+    }
+
+    /// A vehicle was registered or changed (after its transaction committed).
+    pub fn upserted(&self, vehicle: &Vehicle) {
+        let entry_ms = vehicle.entry_time.timestamp_millis();
+        let (previous, sooner) = {
+            let mut index = self.write();
+            let sooner = index
+                .oldest_entry_ms()
+                .is_none_or(|oldest| entry_ms < oldest);
+            (index.upsert(vehicle), sooner)
+        };
+        // Only an entry older than all others moves the next expiry closer.
+        if sooner {
+            self.inner.changed.notify_one();
+        }
+        self.inner.bus.publish(VehicleEvent::Upserted {
+            vehicle: Arc::new(vehicle.clone()),
+            previous: previous.map(Arc::new),
+        });
+    }
+
+    /// Vehicles were deleted (left, purged or cleared).
+    pub fn removed(&self, ids: &[i64]) {
+        let gone: Vec<Vehicle> = {
+            let mut index = self.write();
+            ids.iter().filter_map(|&id| index.remove(id)).collect()
+        };
+        self.publish_removed(gone);
+    }
+
+    pub fn cleared(&self) {
+        let gone = self.write().clear();
+        self.publish_removed(gone);
+    }
+
+    fn publish_removed(&self, gone: Vec<Vehicle>) {
+        for vehicle in gone {
+            self.inner.bus.publish(VehicleEvent::Removed {
+                vehicle: Arc::new(vehicle),
+            });
+        }
+    }
+
+    /// The retention period changed: expiry moves, possibly to now.
+    pub fn set_retention(&self, retention: RetentionPeriod) {
+        self.inner
+            .retention_ms
+            .store(retention.duration().num_milliseconds(), Ordering::Relaxed);
+        self.inner.changed.notify_one();
+    }
+
+    /// Removes vehicles at the moment they expire and tells live searches, until `stop`.
+    pub async fn sweep_expired(&self, stop: CancellationToken) {
+        loop {
+            let now_ms = Utc::now().timestamp_millis();
+            let cutoff_ms = now_ms - self.retention_ms();
+            let gone = self.write().remove_entered_by(cutoff_ms);
+            self.publish_removed(gone);
+            let next = self
+                .read()
+                .oldest_entry_ms()
+                .map(|oldest| oldest + self.retention_ms() - now_ms);
+            // Wake at the next expiry (at most every 50 ms, at least every minute), or sooner
+            // if a change may have brought it closer.
+            let wait = next.unwrap_or(60_000).clamp(50, 60_000);
+            let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(50));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.inner.changed.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Vehicles in the index (expired ones are swept out within ~50 ms).
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+}

@@ -1,0 +1,190 @@
+//! A search query and how one vehicle matches it: the single definition of matching and
+//! ranking, shared by the index, live subscriptions and the list endpoint's `q`.
+
+use crate::domain::{fold_lookalikes, normalise_plate_text};
+
+/// Queries at least this long (in characters, per field) are answered from the trigram
+/// index; shorter ones scan.
+pub const TRIGRAM: usize = 3;
+
+/// Phone numbers are searched only for 3+ digits, so a short query does not match almost
+/// every number.
+const MIN_PHONE_DIGITS: usize = 3;
+
+/// The query as each field sees it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Normalised plate text (upper case, no separators); `None` if not plate-like.
+    pub plate: Option<String>,
+    /// `plate` with look-alike characters folded.
+    pub plate_folded: Option<String>,
+    /// Trimmed and lower-cased, for contact names.
+    pub name: String,
+    /// The digits of a 3+ digit query.
+    pub digits: Option<String>,
+}
+crate::domain::redacted_debug!(Query);
+
+/// Where a vehicle ranks for a query: lower is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    ExactPlate,
+    ExactPlateLookalike,
+    PlatePrefix,
+    PlatePrefixLookalike,
+    PlateSubstring,
+    PlateSubstringLookalike,
+    NameOrPhone,
+}
+
+/// The fields of a vehicle that queries look at.
+pub struct Searchable<'a> {
+    pub plate: &'a str,
+    pub name: &'a str,
+    pub phone: &'a str,
+}
+
+impl Query {
+    /// `None` for an empty query, which matches every vehicle.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return None;
+        }
+        let plate = Some(normalise_plate_text(trimmed))
+            .filter(|p| !p.is_empty() && p.chars().all(char::is_alphanumeric));
+        let digits: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '+' | '(' | ')' | '.'))
+            .collect();
+        let digits = (digits.len() >= MIN_PHONE_DIGITS
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits);
+        Some(Self {
+            plate_folded: plate.as_deref().map(fold_lookalikes),
+            plate,
+            name: trimmed.to_lowercase(),
+            digits,
+        })
+    }
+
+    /// The query as echoed in results: the plate form when it is plate-like.
+    pub fn display(&self) -> &str {
+        self.plate.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Whether every field this query searches is long enough for the trigram index.
+    pub fn indexable(&self) -> bool {
+        let long = |s: &str| s.chars().count() >= TRIGRAM;
+        self.plate_folded.as_deref().is_none_or(long) && long(&self.name)
+    }
+
+    /// How `vehicle` ranks, or `None` when it does not match.
+    pub fn rank(&self, vehicle: &Searchable<'_>) -> Option<Rank> {
+        if let (Some(plate), Some(folded)) = (&self.plate, &self.plate_folded) {
+            let vehicle_folded = fold_lookalikes(vehicle.plate);
+            if vehicle.plate == plate {
+                return Some(Rank::ExactPlate);
+            }
+            if vehicle_folded == *folded {
+                return Some(Rank::ExactPlateLookalike);
+            }
+            if vehicle.plate.starts_with(plate.as_str()) {
+                return Some(Rank::PlatePrefix);
+            }
+            if vehicle_folded.starts_with(folded.as_str()) {
+                return Some(Rank::PlatePrefixLookalike);
+            }
+            if vehicle.plate.contains(plate.as_str()) {
+                return Some(Rank::PlateSubstring);
+            }
+            if vehicle_folded.contains(folded.as_str()) {
+                return Some(Rank::PlateSubstringLookalike);
+            }
+        }
+        let phone = self
+            .digits
+            .as_deref()
+            .is_some_and(|d| vehicle.phone.contains(d));
+        (phone || contains_lowercase(vehicle.name, &self.name)).then_some(Rank::NameOrPhone)
+    }
+}
+
+/// Case-insensitive (Unicode) substring test against an already lower-cased needle.
+fn contains_lowercase(haystack: &str, needle_lower: &str) -> bool {
+    if haystack.is_ascii() && needle_lower.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle_lower.as_bytes());
+        return n.len() <= h.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+    }
+    haystack.to_lowercase().contains(needle_lower)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rank(query: &str, plate: &str, name: &str, phone: &str) -> Option<Rank> {
+        Query::parse(query)
+            .unwrap()
+            .rank(&Searchable { plate, name, phone })
+    }
+
+    #[test]
+    fn plates_rank_exact_prefix_substring_with_exact_characters_first() {
+        assert_eq!(
+            rank("ab12cde", "AB12CDE", "x", "+1"),
+            Some(Rank::ExactPlate)
+        );
+        assert_eq!(
+            rank("A8I2CDE", "AB12CDE", "x", "+1"),
+            Some(Rank::ExactPlateLookalike)
+        );
+        assert_eq!(rank("ab1", "AB12CDE", "x", "+1"), Some(Rank::PlatePrefix));
+        assert_eq!(
+            rank("a81", "AB12CDE", "x", "+1"),
+            Some(Rank::PlatePrefixLookalike)
+        );
+        assert_eq!(
+            rank("12c", "AB12CDE", "x", "+1"),
+            Some(Rank::PlateSubstring)
+        );
+        assert_eq!(
+            rank("i2c", "AB12CDE", "x", "+1"),
+            Some(Rank::PlateSubstringLookalike)
+        );
+        assert_eq!(rank("zzz", "AB12CDE", "x", "+1"), None);
+    }
+
+    #[test]
+    fn names_and_phones_match_after_plates() {
+        assert_eq!(
+            rank("LOVE", "XY1", "Ada Lovelace", "+1"),
+            Some(Rank::NameOrPhone)
+        );
+        assert_eq!(
+            rank("ÉMI", "XY1", "Émile Zola", "+1"),
+            Some(Rank::NameOrPhone)
+        );
+        assert_eq!(
+            rank("946", "XY1", "Ada", "+442079460958"),
+            Some(Rank::NameOrPhone)
+        );
+        assert_eq!(
+            rank("94", "XY1", "Ada", "+442079460958"),
+            None,
+            "two digits do not search phones"
+        );
+    }
+
+    #[test]
+    fn short_or_mixed_queries_are_not_indexable() {
+        assert!(Query::parse("ab1").unwrap().indexable());
+        assert!(!Query::parse("ab").unwrap().indexable());
+        assert!(
+            !Query::parse("a-b").unwrap().indexable(),
+            "the plate part is two characters"
+        );
+        assert!(Query::parse("   ").is_none());
+        assert_eq!(Query::parse("ab-1").unwrap().display(), "AB1");
+    }
+}
