@@ -213,6 +213,7 @@ async fn the_audit_table_holds_no_personal_data() {
     .unwrap();
     assert!(rows.len() >= 10);
     let everything = rows.join("\n").to_lowercase();
+    // Tokens long enough never to turn up by chance in a timestamp, a ULID or a hex pseudonym.
     for personal in [
         "ab12cde",
         "ab-12 cde",
@@ -222,12 +223,10 @@ async fn the_audit_table_holds_no_personal_data() {
         "quillfeather",
         "bartholomew",
         "wexley",
-        "ada",
         "lovelace",
         "2079460111",
         "2079460222",
         "2079460958",
-        "7946",
     ] {
         assert!(
             !everything.contains(personal),
