@@ -16,6 +16,7 @@ use crate::{
     config::{DatabaseUrl, Settings, WebSocketSettings},
     domain::{ApiKeySecret, Pseudonymizer},
     http, jobs,
+    ratelimit::{RateLimiter, RedisConnection},
     search::{EventBus, LiveSearch},
     service::{
         AuditService, BackupService, KeyService, MaintenanceService, RetentionService,
@@ -25,6 +26,7 @@ use crate::{
         Store,
         sqlite::{DatabaseLock, SqliteStore},
     },
+    telemetry::metrics::Metrics,
 };
 
 /// What every handler can reach. Cheap to clone: the heavy parts are shared.
@@ -43,6 +45,12 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Open live-search connections.
     pub connections: Arc<AtomicUsize>,
+    pub metrics: Arc<Metrics>,
+    pub rate_limiter: RateLimiter,
+    /// Set when `PARKING_REDIS_URL` is: readiness checks it.
+    pub redis: Option<RedisConnection>,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -59,10 +67,19 @@ impl AppState {
                 .await
                 .context("cannot read the audit key")?,
         );
+        let metrics = Arc::new(Metrics::new());
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(|url| RedisConnection::new(url, &settings.redis_prefix))
+            .transpose()
+            .context("PARKING_REDIS_URL is not a valid Redis URL")?;
+        let rate_limiter = RateLimiter::new(settings.rate_limit, redis.clone(), metrics.clone());
         let backups = BackupService::new(
             store.clone(),
             settings.backup_dir.clone(),
             settings.backup_keep,
+            metrics.clone(),
         );
         Ok(Self {
             vehicles: VehicleService::new(
@@ -77,6 +94,7 @@ impl AppState {
                 store.clone(),
                 backups.clone(),
                 live.clone(),
+                metrics.clone(),
                 settings.audit_retention_days,
             ),
             backups,
@@ -86,6 +104,11 @@ impl AppState {
             websocket: settings.websocket,
             shutdown: CancellationToken::new(),
             connections: Arc::new(AtomicUsize::new(0)),
+            metrics,
+            rate_limiter,
+            redis,
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            request_timeout: settings.request_timeout,
         })
     }
 }
@@ -106,6 +129,8 @@ pub async fn open_store(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn Store>
 pub struct App {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on its own address (`PARKING_METRICS_BIND`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     settings: Settings,
     first_admin_key: Option<ApiKeySecret>,
@@ -138,9 +163,18 @@ impl App {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let metrics_listener = match settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             listener,
-            router: http::router(state.clone()),
+            router: http::router(state.clone(), settings),
+            metrics_listener,
             state,
             settings: settings.clone(),
             first_admin_key,
@@ -154,6 +188,13 @@ impl App {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Where `/metrics` is served when it has its own address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -195,7 +236,20 @@ impl App {
             shutdown.await;
             closing.cancel();
         };
-        tracing::info!(address = %self.local_addr(), "listening");
+        let address = self.local_addr();
+        if let Some(listener) = self.metrics_listener {
+            let router = http::metrics_router(self.state.clone());
+            let stop = stopping.clone();
+            jobs.push(tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics server failed");
+                }
+            }));
+        }
+        tracing::info!(%address, "listening");
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();

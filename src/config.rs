@@ -61,6 +61,14 @@ pub struct Settings {
     pub default_phone_region: PhoneRegion,
     pub log_format: LogFormat,
     pub websocket: WebSocketSettings,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers); empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve `/metrics` on this address instead of the main one.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Requests taking longer get a 503.
+    pub request_timeout: Duration,
 }
 
 /// The settings as read, before validation. Field names are the environment variables'
@@ -90,6 +98,13 @@ struct RawSettings {
     ws_max_connections: usize,
     ws_ping_interval_secs: u64,
     ws_idle_timeout_secs: u64,
+    #[serde(deserialize_with = "text")]
+    redis_prefix: String,
+    #[serde(deserialize_with = "comma_separated")]
+    trusted_proxies: Vec<String>,
+    #[serde(default, deserialize_with = "optional_text")]
+    metrics_bind: Option<String>,
+    request_timeout_secs: u64,
 }
 
 impl Default for RawSettings {
@@ -112,6 +127,10 @@ impl Default for RawSettings {
             ws_max_connections: 1000,
             ws_ping_interval_secs: 20,
             ws_idle_timeout_secs: 60,
+            redis_prefix: "parking".into(),
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -182,6 +201,28 @@ impl RawSettings {
                 "PARKING_WS_IDLE_TIMEOUT_SECS must be longer than PARKING_WS_PING_INTERVAL_SECS (at least 1)"
             );
         }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "PARKING_TRUSTED_PROXIES: `{p}` is not an IP address or CIDR range"
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let metrics_bind = match self.metrics_bind.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(addr) => Some(addr.parse().with_context(|| {
+                format!("PARKING_METRICS_BIND `{addr}` is not an address such as 127.0.0.1:9090")
+            })?),
+        };
+        if self.request_timeout_secs == 0 {
+            bail!("PARKING_REQUEST_TIMEOUT_SECS must be at least 1");
+        }
         if self.audit_retention_days == 0 {
             bail!("PARKING_AUDIT_RETENTION_DAYS must be at least 1");
         }
@@ -213,6 +254,10 @@ impl RawSettings {
                 ping_interval: Duration::from_secs(self.ws_ping_interval_secs),
                 idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
             },
+            redis_prefix: self.redis_prefix,
+            trusted_proxies,
+            metrics_bind,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
         })
     }
 }

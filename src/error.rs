@@ -37,6 +37,10 @@ pub enum ApiError {
     Unavailable(String),
     #[error("this endpoint speaks WebSocket: send an upgrade request")]
     UpgradeRequired,
+    #[error("too many requests: retry in {0} s")]
+    RateLimited(u64),
+    #[error("the request took too long")]
+    Timeout,
     /// The backup an operation depends on failed; the operation did nothing.
     #[error("the backup could not be written or verified, so nothing was deleted")]
     BackupFailed(String),
@@ -75,6 +79,8 @@ impl ApiError {
             ApiError::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::BackupFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

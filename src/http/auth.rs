@@ -9,7 +9,7 @@ use crate::{
     app::AppState,
     domain::{AuditContext, Role},
     error::ApiError,
-    http::request_context::current_request_id,
+    http::{api_guard::Authenticated, request_context::current_request_id},
     service::Caller,
 };
 
@@ -62,8 +62,11 @@ async fn caller_with_role<S>(parts: &Parts, state: &S, role: Role) -> Result<Cal
 where
     AppState: FromRef<S>,
 {
-    let state = AppState::from_ref(state);
-    let caller = authenticate(&state, presented_key(parts)).await?;
+    let caller = match parts.extensions.get::<Authenticated>() {
+        // The guard already checked the key (and `?api_key=` on the WebSocket).
+        Some(Authenticated(caller)) => caller.clone().ok_or(ApiError::Unauthorized)?,
+        None => authenticate(&AppState::from_ref(state), presented_key(parts)).await?,
+    };
     if caller.role.allows(role) {
         Ok(caller)
     } else {

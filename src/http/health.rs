@@ -53,8 +53,18 @@ async fn ready(State(state): State<AppState>) -> Response {
             "unavailable"
         }
     };
-    let checks = BTreeMap::from([("database", database)]);
-    if database == "ok" {
+    let mut checks = BTreeMap::from([("database", database)]);
+    if let Some(redis) = &state.redis {
+        checks.insert(
+            "redis",
+            if redis.ping().await {
+                "ok"
+            } else {
+                "unavailable"
+            },
+        );
+    }
+    if checks.values().all(|&check| check == "ok") {
         return Json(Health {
             status: "ok",
             checks,
@@ -67,8 +77,13 @@ async fn ready(State(state): State<AppState>) -> Response {
         problem: crate::error::Problem,
         checks: BTreeMap<&'static str, &'static str>,
     }
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, c)| **c != "ok")
+        .map(|(name, _)| *name)
+        .collect();
     let problem =
-        crate::error::ApiError::Unavailable("the database is unreachable".into()).problem();
+        crate::error::ApiError::Unavailable(format!("unreachable: {}", down.join(", "))).problem();
     problem_response(
         StatusCode::SERVICE_UNAVAILABLE,
         &NotReady { problem, checks },

@@ -1,10 +1,13 @@
 //! The HTTP layer: routes, extractors, authentication and request context.
 
+pub mod api_guard;
 mod audit;
 pub mod auth;
+mod client_ip;
 pub mod extract;
 mod health;
 mod maintenance;
+mod metrics;
 pub mod openapi;
 mod query_params;
 pub mod request_context;
@@ -13,29 +16,92 @@ mod search_ws;
 
 pub mod vehicles;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware};
-use tower_http::catch_panic::CatchPanicLayer;
+mod cors;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, header},
+    middleware,
+    routing::get,
+};
+use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{app::AppState, error::ApiError};
+use crate::{app::AppState, config::Settings, error::ApiError};
 
 /// Request bodies over this size are refused with 413.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// The whole router, with the OpenAPI document built from the same routes it serves.
-pub fn router(state: AppState) -> Router {
+/// `/metrics` is on it unless the settings give metrics their own address.
+pub fn router(state: AppState, settings: &Settings) -> Router {
     let (routes, document) = api_routes().split_for_parts();
-    routes
-        .merge(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
+    let docs =
+        Router::from(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CSP),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ));
+    let mut routes = routes.merge(docs);
+    if settings.metrics_bind.is_none() {
+        routes = routes.route("/metrics", get(metrics::metrics));
+    }
+    let routes = routes
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        // Layers below wrap every route and the fallbacks; the last added runs first.
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(request_context::request_context))
+        .method_not_allowed_fallback(method_not_allowed);
+    with_middleware(routes, &state, &settings.cors_origins).with_state(state)
+}
+
+/// The router that serves only `/metrics`, for `PARKING_METRICS_BIND`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
+}
+
+/// The docs page loads only its own scripts and styles (vendored, no CDN).
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                        script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+
+/// The middleware every route goes through. Layers added later run first: the request
+/// context (id, log line, metrics, timeout) is outermost, then CORS, then the panic guard,
+/// then the `/api/v1` guard (caller, rate limit), then the body limit.
+pub fn with_middleware(
+    router: Router<AppState>,
+    state: &AppState,
+    cors_origins: &[String],
+) -> Router<AppState> {
+    let router = router
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_guard::api_guard,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response));
+    let router = match cors::layer(cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context::request_context,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 /// The documented routes; also used to build the OpenAPI document without a server.

@@ -8,12 +8,14 @@
 use std::time::Instant;
 
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::HeaderValue,
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use tracing::Instrument;
+
+use crate::{app::AppState, error::ApiError};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -36,7 +38,11 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
     ok.then(|| value.to_owned())
 }
 
-pub async fn request_context(request: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request
         .headers()
@@ -54,10 +60,22 @@ pub async fn request_context(request: Request, next: Next) -> Response {
         method = %request.method(),
         route = %route,
     );
+    let method = request.method().clone();
+    let limit = state.request_timeout;
+    let handled = async move {
+        match tokio::time::timeout(limit, next.run(request)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::Timeout.into_response(),
+        }
+    };
     let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(request).instrument(span.clone()))
+        .scope(id.clone(), handled.instrument(span.clone()))
         .await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .http_request(method.as_str(), &route, response.status().as_u16(), elapsed);
+    let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

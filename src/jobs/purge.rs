@@ -16,6 +16,7 @@ pub async fn run_once(state: &AppState) {
         Ok(_) => {}
         Err(error) => tracing::error!(%error, "retention purge failed"),
     }
+    state.rate_limiter.forget_idle();
     if let Err(error) = state.backups.rotate(Utc::now()).await {
         tracing::error!(%error, "backup rotation failed");
     }

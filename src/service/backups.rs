@@ -14,6 +14,7 @@ use super::ServiceError;
 use crate::{
     domain::{AuditAction, AuditContext},
     store::{Store, StoreError},
+    telemetry::metrics::Metrics,
 };
 
 const PREFIX: &str = "parking-";
@@ -55,14 +56,16 @@ pub struct BackupService {
     store: Arc<dyn Store>,
     dir: PathBuf,
     keep: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl BackupService {
-    pub fn new(store: Arc<dyn Store>, dir: PathBuf, keep: u32) -> Self {
+    pub fn new(store: Arc<dyn Store>, dir: PathBuf, keep: u32, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
             dir,
             keep: keep as usize,
+            metrics,
         }
     }
 
@@ -134,6 +137,7 @@ impl BackupService {
             let _ = std::fs::remove_file(&staging);
             return Err(StoreError::from(error).into());
         }
+        self.metrics.backup_written(now);
         Ok(())
     }
 

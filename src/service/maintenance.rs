@@ -11,6 +11,7 @@ use crate::{
     domain::{AuditAction, AuditContext, FieldErrors, truncate_to_millis},
     search::LiveSearch,
     store::{BatchAudit, DeleteScope, Store},
+    telemetry::metrics::Metrics,
 };
 
 /// Rows per transaction: large enough to purge a million rows in seconds, small enough that a
@@ -34,6 +35,7 @@ pub struct MaintenanceService {
     store: Arc<dyn Store>,
     backups: BackupService,
     live: LiveSearch,
+    metrics: Arc<Metrics>,
     audit_retention: TimeDelta,
 }
 
@@ -42,12 +44,14 @@ impl MaintenanceService {
         store: Arc<dyn Store>,
         backups: BackupService,
         live: LiveSearch,
+        metrics: Arc<Metrics>,
         audit_retention_days: u32,
     ) -> Self {
         Self {
             store,
             backups,
             live,
+            metrics,
             audit_retention: TimeDelta::days(i64::from(audit_retention_days)),
         }
     }
@@ -66,6 +70,7 @@ impl MaintenanceService {
         let deleted = self
             .delete_in_batches(DeleteScope::EnteredBy(cutoff), entry)
             .await?;
+        self.metrics.purge_run(deleted);
         let audit_cutoff = now - self.audit_retention;
         while self
             .store

@@ -45,6 +45,8 @@ pub trait Store: VehicleStore + KeyStore + SettingsStore + AuditStore + Maintena
     async fn ping(&self) -> StoreResult<()>;
     /// Closes connections once in-flight work is done (shutdown).
     async fn close(&self);
+    /// Connection pool usage, for metrics.
+    fn pool_usage(&self) -> Vec<crate::telemetry::metrics::PoolUsage>;
 }
 
 /// Parked vehicles. Every read applies the retention cut-off for `now` itself, so an expired

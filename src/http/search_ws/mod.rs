@@ -21,7 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     app::AppState,
     error::{ApiError, Problem},
-    http::{auth, extract::RawQuery},
+    http::{api_guard::Bucket, auth, extract::RawQuery},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,6 +69,7 @@ impl Drop for ConnectionSlot {
     security(("api_key" = []), ("bearer" = [])))]
 async fn live_search(
     State(state): State<AppState>,
+    bucket: Option<axum::Extension<Bucket>>,
     RawQuery(params): RawQuery<KeyParam>,
     parts: UpgradeParts,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -84,7 +85,8 @@ async fn live_search(
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            session::run(socket, state).await;
+            let bucket = bucket.map(|axum::Extension(Bucket(b))| b);
+            session::run(socket, state, bucket).await;
             drop(slot);
         }))
 }

@@ -63,9 +63,12 @@ struct Session {
     state: AppState,
     queue: mpsc::Sender<Message>,
     subscription: Option<Subscription>,
+    /// The caller's rate-limit bucket: every search frame takes from the same budget as the
+    /// caller's HTTP requests.
+    bucket: Option<String>,
 }
 
-pub async fn run(socket: WebSocket, state: AppState) {
+pub async fn run(socket: WebSocket, state: AppState, bucket: Option<String>) {
     let (sink, mut incoming) = socket.split();
     let (queue, outgoing) = mpsc::channel(SEND_QUEUE);
     let mut writer = tokio::spawn(write_all(sink, outgoing));
@@ -76,6 +79,7 @@ pub async fn run(socket: WebSocket, state: AppState) {
         state,
         queue,
         subscription: None,
+        bucket,
     };
     let mut ping = tokio::time::interval_at(
         Instant::now() + settings.ping_interval,
@@ -89,9 +93,9 @@ pub async fn run(socket: WebSocket, state: AppState) {
             message = incoming.next() => match message {
                 None | Some(Ok(Message::Close(_))) => Err(End::Gone),
                 Some(Err(error)) => Err(read_failure(&error)),
-                Some(Ok(message)) => {
+                                Some(Ok(message)) => {
                     last_heard = Instant::now();
-                    session.on_message(message)
+                    session.on_message(message).await
                 }
             },
             event = events.recv() => session.on_event(event),
@@ -175,7 +179,7 @@ impl Session {
         self.send(Message::Text(frame.to_text().into()))
     }
 
-    fn on_message(&mut self, message: Message) -> Result<(), End> {
+    async fn on_message(&mut self, message: Message) -> Result<(), End> {
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => {
@@ -198,6 +202,14 @@ impl Session {
         match protocol::parse(&text) {
             Ok(ClientFrame::Ping) => self.send_frame(&ServerFrame::Pong),
             Ok(ClientFrame::Search { id, query, limit }) => {
+                if let Some(retry_after) = self.over_budget().await {
+                    let message = format!("too many searches: retry in {retry_after} s");
+                    return self.send_frame(&ServerFrame::Error {
+                        id: &id,
+                        code: "rate_limited",
+                        message: &message,
+                    });
+                }
                 self.subscription = Some(Subscription {
                     id,
                     query: Query::parse(&query),
@@ -211,6 +223,20 @@ impl Session {
                 message: error.message,
             }),
         }
+    }
+
+    /// Takes one search from the caller's budget; the seconds to wait when it is spent.
+    async fn over_budget(&self) -> Option<u64> {
+        let decision = self
+            .state
+            .rate_limiter
+            .check(self.bucket.as_deref()?)
+            .await?;
+        if decision.allowed {
+            return None;
+        }
+        self.state.metrics.rate_limited();
+        Some(decision.retry_after_secs)
     }
 
     /// Answers the current search. Also used to resynchronise a connection that fell behind

@@ -27,6 +27,7 @@ use sqlx::{
 };
 
 use super::{Store, StoreResult};
+use crate::telemetry::metrics::PoolUsage;
 
 /// Readers beyond this add memory without adding throughput on small machines.
 const MAX_READERS: u32 = 8;
@@ -97,6 +98,15 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        let usage = |pool: &'static str, p: &SqlitePool| PoolUsage {
+            pool,
+            size: p.size(),
+            idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+        };
+        vec![usage("writer", &self.writer), usage("reader", &self.reader)]
     }
 }
 

@@ -3,6 +3,8 @@
 //! What is never logged: API keys, contact names, phone numbers and plates. Request logs
 //! carry the route template, not the path; domain types redact themselves in `Debug`.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;

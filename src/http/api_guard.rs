@@ -1,0 +1,80 @@
+//! What every `/api/v1` request goes through before its handler: the caller is recognised
+//! once (the role extractors reuse it), and its budget is taken — per API key, or per client
+//! IP before authentication — with the `RateLimit-*` headers on every response and a `429`
+//! with `Retry-After` when the budget is spent.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    app::AppState,
+    error::ApiError,
+    http::{auth, client_ip::client_ip},
+    ratelimit::Decision,
+    service::Caller,
+};
+
+/// The key a request presented, checked once: `Some` when it was valid.
+#[derive(Clone)]
+pub struct Authenticated(pub Option<Caller>);
+
+/// The rate-limit bucket of the caller, for the WebSocket's per-search checks.
+#[derive(Clone)]
+pub struct Bucket(pub String);
+
+pub async fn api_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let query_key = ws_query_key(parts.uri.query());
+    let presented = auth::presented_key(&parts)
+        .or(query_key.as_deref())
+        .filter(|k| !k.is_empty());
+    let caller = match presented {
+        Some(key) => match state.keys.authenticate(key).await {
+            Ok(caller) => caller,
+            Err(error) => return ApiError::Internal(error.to_string()).into_response(),
+        },
+        None => None,
+    };
+    let bucket = match &caller {
+        Some(caller) => format!("key:{}", caller.key_id),
+        None => format!("ip:{}", client_ip(&parts, &state.trusted_proxies)),
+    };
+    parts.extensions.insert(Authenticated(caller));
+    parts.extensions.insert(Bucket(bucket.clone()));
+    let decision = state.rate_limiter.check(&bucket).await;
+    let mut response = match decision {
+        Some(decision) if !decision.allowed => {
+            state.metrics.rate_limited();
+            let mut refused = ApiError::RateLimited(decision.retry_after_secs).into_response();
+            let seconds = HeaderValue::from(decision.retry_after_secs);
+            refused.headers_mut().insert(header::RETRY_AFTER, seconds);
+            refused
+        }
+        _ => next.run(Request::from_parts(parts, body)).await,
+    };
+    if let Some(decision) = decision {
+        add_headers(response.headers_mut(), &decision);
+    }
+    response
+}
+
+fn add_headers(headers: &mut HeaderMap, decision: &Decision) {
+    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_secs));
+}
+
+/// `?api_key=` is accepted for the WebSocket only (browsers cannot set its headers).
+fn ws_query_key(query: Option<&str>) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query?)
+        .ok()?
+        .into_iter()
+        .find_map(|(name, value)| (name == "api_key").then_some(value))
+}
