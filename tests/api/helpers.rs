@@ -47,7 +47,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     })
     .unwrap();
     settings.admin_key = Some(ApiKeySecret::from_presented(ADMIN_KEY));
-        settings.backup_dir = dir.path().join("backups");
+    settings.backup_dir = dir.path().join("backups");
     // Tests send bursts with one key; the rate-limit tests turn limiting back on.
     settings.rate_limit = None;
     adjust(&mut settings);

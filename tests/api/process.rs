@@ -45,7 +45,9 @@ async fn start(db: &Path, admin_key: Option<&str>) -> Server {
 async fn start_with(db: &Path, admin_key: Option<&str>, env: &[(&str, &str)]) -> Server {
     let mut command = parking();
     // These tests send bursts with one key; a test's own settings win.
-    command.env("PARKING_RATE_LIMIT_PER_SEC", "0").envs(env.iter().copied());
+    command
+        .env("PARKING_RATE_LIMIT_PER_SEC", "0")
+        .envs(env.iter().copied());
     command
         .args([
             "serve",
