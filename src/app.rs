@@ -151,7 +151,7 @@ impl App {
         };
         let store = open_store(&settings.database).await?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
-        let live = LiveSearch::load(&*store, EventBus::in_process())
+        let live = LiveSearch::load(store.clone(), EventBus::in_process())
             .await
             .context("cannot build the search index")?;
         let state = AppState::new(store, settings, live).await?;

@@ -13,23 +13,60 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::query::{Query, Rank, Searchable, TRIGRAM};
 use crate::domain::{Vehicle, fold_lookalikes};
 
-/// A vehicle as the index keeps it: what is needed to match, rank and return it.
+/// A vehicle as the index keeps it: what is needed to match, rank and return it. Plate, name
+/// and phone share one allocation (a million vehicles would otherwise cost three each).
 struct Entry {
     id: i64,
-    plate: Box<str>,
-    name: Box<str>,
-    phone: Box<str>,
     entry_ms: i64,
     created_ms: i64,
     updated_ms: i64,
+    /// plate, then name, then phone.
+    text: Box<str>,
+    plate_len: u8,
+    name_len: u16,
 }
 
 impl Entry {
+    fn new(vehicle: &Vehicle) -> Self {
+        let (plate, name) = (&vehicle.number_plate, &vehicle.contact_name);
+        Self {
+            id: vehicle.id,
+            entry_ms: vehicle.entry_time.timestamp_millis(),
+            created_ms: vehicle.created_at.timestamp_millis(),
+            updated_ms: vehicle.updated_at.timestamp_millis(),
+            text: [plate.as_str(), name, &vehicle.phone_number]
+                .concat()
+                .into_boxed_str(),
+            // Plates are at most 12 characters (48 bytes) and names 100 (400 bytes).
+            plate_len: u8::try_from(plate.len()).unwrap_or(u8::MAX),
+            name_len: u16::try_from(name.len()).unwrap_or(u16::MAX),
+        }
+    }
+
+    fn plate(&self) -> &str {
+        self.text
+            .get(..usize::from(self.plate_len))
+            .unwrap_or_default()
+    }
+
+    fn name(&self) -> &str {
+        let start = usize::from(self.plate_len);
+        self.text
+            .get(start..start + usize::from(self.name_len))
+            .unwrap_or_default()
+    }
+
+    fn phone(&self) -> &str {
+        self.text
+            .get(usize::from(self.plate_len) + usize::from(self.name_len)..)
+            .unwrap_or_default()
+    }
+
     fn searchable(&self) -> Searchable<'_> {
         Searchable {
-            plate: &self.plate,
-            name: &self.name,
-            phone: &self.phone,
+            plate: self.plate(),
+            name: self.name(),
+            phone: self.phone(),
         }
     }
 }
@@ -83,15 +120,7 @@ impl Index {
     /// Adds or replaces a vehicle (by id); returns the version it replaced.
     pub fn upsert(&mut self, vehicle: &Vehicle) -> Option<Vehicle> {
         let previous = self.remove(vehicle.id);
-        let entry = Entry {
-            id: vehicle.id,
-            plate: vehicle.number_plate.as_str().into(),
-            name: vehicle.contact_name.as_str().into(),
-            phone: vehicle.phone_number.as_str().into(),
-            entry_ms: vehicle.entry_time.timestamp_millis(),
-            created_ms: vehicle.created_at.timestamp_millis(),
-            updated_ms: vehicle.updated_at.timestamp_millis(),
-        };
+        let entry = Entry::new(vehicle);
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -154,6 +183,43 @@ impl Index {
             .into_iter()
             .filter_map(|id| self.remove(id))
             .collect()
+    }
+
+    /// The vehicle with exactly this (normalised) plate that entered within `window`, found
+    /// through the plate's rarest trigram. `None` also for plates too short to have one: the
+    /// caller asks the database then.
+    pub fn find_plate(
+        &self,
+        plate: &str,
+        window: Window,
+        retention_ms: i64,
+    ) -> Option<Option<Vehicle>> {
+        let folded = fold_lookalikes(plate);
+        if folded.chars().count() < TRIGRAM {
+            return None;
+        }
+        let lists = &self.trigrams[Field::Plate as usize];
+        let rarest = trigram_keys(&folded)
+            .map(|key| lists.get(&key).map_or(&[][..], Vec::as_slice))
+            .min_by_key(|list| list.len())
+            .unwrap_or(&[]);
+        let found = rarest
+            .iter()
+            .filter_map(|&slot| self.slots.get(slot as usize).and_then(Option::as_ref))
+            .find(|entry| entry.plate() == plate && window.contains(entry.entry_ms))
+            .map(|entry| to_vehicle(entry, retention_ms));
+        Some(found)
+    }
+
+    /// Returns spare capacity after a bulk load: posting lists grow by doubling.
+    pub fn shrink(&mut self) {
+        for lists in &mut self.trigrams {
+            for list in lists.values_mut() {
+                list.shrink_to_fit();
+            }
+            lists.shrink_to_fit();
+        }
+        self.slots.shrink_to_fit();
     }
 
     /// The earliest entry time held, if any: when the next expiry happens.
@@ -264,9 +330,9 @@ fn to_vehicle(entry: &Entry, retention_ms: i64) -> Vehicle {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
     Vehicle {
         id: entry.id,
-        number_plate: entry.plate.to_string(),
-        contact_name: entry.name.to_string(),
-        phone_number: entry.phone.to_string(),
+        number_plate: entry.plate().to_owned(),
+        contact_name: entry.name().to_owned(),
+        phone_number: entry.phone().to_owned(),
         entry_time: at(entry.entry_ms),
         expires_at: at(entry.entry_ms) + TimeDelta::milliseconds(retention_ms),
         created_at: at(entry.created_ms),
@@ -276,24 +342,50 @@ fn to_vehicle(entry: &Entry, retention_ms: i64) -> Vehicle {
 
 /// Every trigram of an entry, by field, de-duplicated.
 fn keys(entry: &Entry) -> Vec<(Field, u64)> {
-    let digits: String = entry.phone.chars().filter(char::is_ascii_digit).collect();
-    let plate = trigram_keys(&fold_lookalikes(&entry.plate)).map(|k| (Field::Plate, k));
-    let name = trigram_keys(&entry.name.to_lowercase()).map(|k| (Field::Name, k));
-    let phone = trigram_keys(&digits).map(|k| (Field::Phone, k));
-    let mut keys: Vec<(Field, u64)> = plate.chain(name).chain(phone).collect();
+    let mut keys: Vec<(Field, u64)> = Vec::with_capacity(48);
+    let mut push = |field: Field, codes: &[u32]| {
+        keys.extend(
+            codes
+                .windows(TRIGRAM)
+                .map(|w| (field, pack(w[0], w[1], w[2]))),
+        );
+    };
+    let mut codes: Vec<u32> = Vec::with_capacity(64);
+    // Plain ASCII (nearly every plate, phone and many names) needs no intermediate strings.
+    codes.extend(fold_lookalikes(entry.plate()).chars().map(u32::from));
+    push(Field::Plate, &codes);
+    codes.clear();
+    let name = entry.name();
+    if name.is_ascii() {
+        codes.extend(name.bytes().map(|b| u32::from(b.to_ascii_lowercase())));
+    } else {
+        codes.extend(name.to_lowercase().chars().map(u32::from));
+    }
+    push(Field::Name, &codes);
+    codes.clear();
+    codes.extend(
+        entry
+            .phone()
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(u32::from),
+    );
+    push(Field::Phone, &codes);
     keys.sort_unstable();
     keys.dedup();
     keys
 }
 
-/// Packs each run of three characters into one integer (a char is at most 21 bits).
+/// Three characters in one integer (a char is at most 21 bits).
+fn pack(a: u32, b: u32, c: u32) -> u64 {
+    u64::from(a) << 42 | u64::from(b) << 21 | u64::from(c)
+}
+
+/// Each run of three characters of a query, packed.
 fn trigram_keys(text: &str) -> impl Iterator<Item = u64> + use<> {
-    let chars: Vec<char> = text.chars().collect();
-    let count = chars.len().saturating_sub(TRIGRAM - 1);
-    (0..count).map(move |i| {
-        let c = |k: usize| u64::from(u32::from(chars[i + k]));
-        c(0) << 42 | c(1) << 21 | c(2)
-    })
+    let codes: Vec<u32> = text.chars().map(u32::from).collect();
+    let count = codes.len().saturating_sub(TRIGRAM - 1);
+    (0..count).map(move |i| pack(codes[i], codes[i + 1], codes[i + 2]))
 }
 
 #[cfg(test)]
@@ -366,7 +458,7 @@ mod tests {
                 .filter_map(|e| {
                     query
                         .rank(&e.searchable())
-                        .map(|r| (r, -e.entry_ms, e.plate.to_string()))
+                        .map(|r| (r, -e.entry_ms, e.plate().to_string()))
                 })
                 .collect();
             expected.sort();

@@ -23,7 +23,7 @@ pub use query::{Query, Rank, Searchable};
 
 use crate::{
     domain::{RetentionPeriod, Vehicle},
-    store::{ListOrder, Store, StoreResult, VehicleFilter},
+    store::{Store, StoreResult},
 };
 
 /// A search's answer, with the time the index took.
@@ -61,33 +61,56 @@ impl LiveSearch {
         }
     }
 
-    /// Builds the index from every live vehicle in the store.
-    pub async fn load(store: &dyn Store, bus: EventBus) -> StoreResult<Self> {
+    /// Builds the index from every live vehicle in the store. Pages are read from the
+    /// database while the previous page is being indexed, so both cores are busy.
+    pub async fn load(store: Arc<dyn Store>, bus: EventBus) -> StoreResult<Self> {
+        let started = Instant::now();
         let live = Self::new(store.retention().await?.period, bus);
         let now = Utc::now();
-        let mut filter = VehicleFilter {
-            limit: LOAD_PAGE,
-            order: ListOrder::EntryAsc,
-            ..Default::default()
-        };
-        loop {
-            let page = store.list_vehicles(&filter, now).await?;
-            {
-                let mut index = live.write();
+        let (pages, mut arriving) = tokio::sync::mpsc::channel::<StoreResult<Vec<Vehicle>>>(2);
+        let reader = tokio::spawn(async move {
+            let mut after = None;
+            loop {
+                let page = store.load_page(after, LOAD_PAGE, now).await;
+                let next = match &page {
+                    Ok(page) if page.len() == LOAD_PAGE as usize => {
+                        page.last().map(|last| crate::store::VehicleCursor {
+                            entry_ms: last.entry_time.timestamp_millis(),
+                            id: last.id,
+                        })
+                    }
+                    _ => None,
+                };
+                if pages.send(page).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(cursor) => after = Some(cursor),
+                    None => return,
+                }
+            }
+        });
+        while let Some(page) = arriving.recv().await {
+            let page = page?;
+            let indexing = live.clone();
+            // Indexing is CPU work: off the async workers, so requests are not held up.
+            tokio::task::spawn_blocking(move || {
+                let mut index = indexing.write();
                 for vehicle in &page {
                     index.upsert(vehicle);
                 }
-            }
-            match page.last() {
-                Some(last) if page.len() == LOAD_PAGE as usize => {
-                    filter.after = Some(crate::store::VehicleCursor {
-                        entry_ms: last.entry_time.timestamp_millis(),
-                        id: last.id,
-                    });
-                }
-                _ => return Ok(live),
-            }
+            })
+            .await
+            .map_err(|e| crate::store::StoreError::Io(std::io::Error::other(e)))?;
         }
+        let _ = reader.await;
+        live.write().shrink();
+        tracing::info!(
+            vehicles = live.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "search index loaded"
+        );
+        Ok(live)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, index::Index> {
@@ -133,6 +156,18 @@ impl LiveSearch {
             hits,
             took_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         }
+    }
+
+    /// The live vehicle with this plate, from memory; `None` when the index cannot answer
+    /// (plates shorter than three characters) and the database must be asked.
+    pub fn find_plate(&self, plate: &str) -> Option<Option<Vehicle>> {
+        let retention_ms = self.retention_ms();
+        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
+        let window = Window {
+            after_ms: Some(cutoff_ms),
+            before_ms: None,
+        };
+        self.read().find_plate(plate, window, retention_ms)
     }
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<VehicleEvent> {

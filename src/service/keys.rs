@@ -1,6 +1,10 @@
 //! API keys: creating, listing, revoking, and recognising the key on a request.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use serde_json::json;
@@ -24,25 +28,55 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// How long a key lookup is reused. Keys revoked by this process are dropped from the cache at
+/// once; a revocation made by another process (`parking keys revoke`) applies within this.
+const CACHE_FOR: Duration = Duration::from_secs(1);
+/// Bound on cached lookups, so that requests with random keys cannot grow memory.
+const CACHE_ENTRIES: usize = 10_000;
+
+type KeyCache = HashMap<String, (Option<Caller>, Instant)>;
+
 #[derive(Clone)]
 pub struct KeyService {
     store: Arc<dyn Store>,
+    /// Lookups by key hash: every request presents a key, and a cached answer saves the
+    /// database round trip that would otherwise cost as much as the request's own work.
+    cache: Arc<RwLock<KeyCache>>,
 }
 
 impl KeyService {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            cache: Arc::default(),
+        }
     }
 
     /// The caller a presented key belongs to; `None` for unknown or revoked keys.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<Caller>, StoreError> {
         let hash = ApiKeySecret::from_presented(presented).hash();
+        let cached = self.read_cache().get(hash.as_str()).cloned();
+        if let Some((caller, at)) = cached
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(caller);
+        }
         let record = self.store.find_active_api_key(hash.as_str()).await?;
-        Ok(record.map(|r| Caller {
+        let caller = record.map(|r| Caller {
             key_id: r.id,
             name: r.name,
             role: r.role,
-        }))
+        });
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(hash.as_str().to_owned(), (caller.clone(), Instant::now()));
+        Ok(caller)
+    }
+
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
+        self.cache.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Creates a key; its secret is returned once and never stored.
@@ -78,6 +112,10 @@ impl KeyService {
             now,
         );
         if self.store.revoke_api_key(id, now, &audit).await? {
+            self.cache
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
             Ok(())
         } else {
             Err(ServiceError::NotFound("no active API key has this id"))

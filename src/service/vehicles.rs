@@ -85,8 +85,13 @@ impl VehicleService {
         Ok(vehicle)
     }
 
+    /// Served from the search index, which holds every live vehicle; the database answers
+    /// only for plates too short for the index.
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
         let plate = lookup_plate(plate)?;
+        if let Some(found) = self.live.find_plate(plate.as_str()) {
+            return found.ok_or(ServiceError::NotFound(NOT_FOUND));
+        }
         self.store
             .find_vehicle(&plate, Utc::now())
             .await?

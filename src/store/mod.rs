@@ -66,6 +66,14 @@ pub trait VehicleStore: Send + Sync + 'static {
         plate: &NumberPlate,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Vehicle>>;
+    /// Live vehicles in entry order after `after`, at most `limit`: the bulk read that
+    /// rebuilds the search index at start-up, which a backend may encode for speed.
+    async fn load_page(
+        &self,
+        after: Option<VehicleCursor>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Vehicle>>;
     /// Up to `filter.limit` vehicles in the filter's order, after its cursor.
     async fn list_vehicles(
         &self,
