@@ -104,8 +104,13 @@ pub struct Index {
     free: Vec<u32>,
     by_id: HashMap<i64, u32>,
     by_entry: BTreeSet<(i64, i64)>,
-    /// Per field: three characters packed into one integer → slots holding them.
+    /// Per field: three characters packed into one integer → slots holding them. Removal
+    /// leaves postings behind (taking a slot out of a list of a hundred thousand would cost
+    /// far more than the request); every candidate is verified anyway, and the lists are
+    /// rebuilt once stale postings outnumber live ones.
     trigrams: [HashMap<u64, Vec<u32>>; 3],
+    live_postings: usize,
+    stale_postings: usize,
 }
 
 impl Index {
@@ -128,7 +133,9 @@ impl Index {
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        for (field, key) in keys(&entry) {
+        let keys = keys(&entry);
+        self.live_postings += keys.len();
+        for (field, key) in keys {
             self.trigrams[field as usize]
                 .entry(key)
                 .or_default()
@@ -144,19 +151,14 @@ impl Index {
     pub fn remove(&mut self, id: i64) -> Option<Vehicle> {
         let slot = self.by_id.remove(&id)?;
         let entry = self.slots.get_mut(slot as usize)?.take()?;
-        for (field, key) in keys(&entry) {
-            let lists = &mut self.trigrams[field as usize];
-            if let Some(list) = lists.get_mut(&key) {
-                if let Some(at) = list.iter().position(|&s| s == slot) {
-                    list.swap_remove(at);
-                }
-                if list.is_empty() {
-                    lists.remove(&key);
-                }
-            }
-        }
+        let postings = keys(&entry).len();
+        self.live_postings -= postings.min(self.live_postings);
+        self.stale_postings += postings;
         self.by_entry.remove(&(entry.entry_ms, entry.id));
         self.free.push(slot);
+        if self.stale_postings > self.live_postings.max(1024) {
+            self.rebuild_postings();
+        }
         Some(to_vehicle(&entry, 0))
     }
 
@@ -172,11 +174,12 @@ impl Index {
         removed
     }
 
-    /// Removes and returns the vehicles that entered at or before `cutoff_ms`.
-    pub fn remove_entered_by(&mut self, cutoff_ms: i64) -> Vec<Vehicle> {
+    /// Removes and returns at most `max` of the vehicles that entered at or before `cutoff_ms`.
+    pub fn remove_entered_by(&mut self, cutoff_ms: i64, max: usize) -> Vec<Vehicle> {
         let expired: Vec<i64> = self
             .by_entry
             .range(..=(cutoff_ms, i64::MAX))
+            .take(max)
             .map(|&(_, id)| id)
             .collect();
         expired
@@ -209,6 +212,25 @@ impl Index {
             .find(|entry| entry.plate() == plate && window.contains(entry.entry_ms))
             .map(|entry| to_vehicle(entry, retention_ms));
         Some(found)
+    }
+
+    /// Rebuilds the posting lists from the live entries, dropping stale postings. Costs as much
+    /// as the live entries, and runs only after as many removals, so removal stays cheap on
+    /// average.
+    fn rebuild_postings(&mut self) {
+        let mut trigrams: [HashMap<u64, Vec<u32>>; 3] = Default::default();
+        let mut live = 0;
+        for (slot, entry) in self.slots.iter().enumerate() {
+            let Some(entry) = entry else { continue };
+            let slot = u32::try_from(slot).unwrap_or(u32::MAX);
+            for (field, key) in keys(entry) {
+                trigrams[field as usize].entry(key).or_default().push(slot);
+                live += 1;
+            }
+        }
+        self.trigrams = trigrams;
+        self.live_postings = live;
+        self.stale_postings = 0;
     }
 
     /// Returns spare capacity after a bulk load: posting lists grow by doubling.
@@ -297,6 +319,46 @@ impl Index {
         slots.sort_unstable();
         slots.dedup();
         slots
+    }
+
+    /// Vehicles within `window` in entry order (newest first when `descending`), after the
+    /// (entry time, id) position `after`, at most `limit`: keyset pagination over the index.
+    pub fn list(
+        &self,
+        window: Window,
+        descending: bool,
+        after: Option<(i64, i64)>,
+        limit: usize,
+        retention_ms: i64,
+    ) -> Vec<Vehicle> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        // Both bounds exclusive, as (entry time, id) positions.
+        let mut lower = window.after_ms.map(|a| (a, i64::MAX));
+        let mut upper = window.before_ms.map(|b| (b, i64::MIN));
+        match (after, descending) {
+            (Some(cursor), true) => upper = Some(upper.map_or(cursor, |u| u.min(cursor))),
+            (Some(cursor), false) => lower = Some(lower.map_or(cursor, |l| l.max(cursor))),
+            (None, _) => {}
+        }
+        if let (Some(l), Some(u)) = (lower, upper)
+            && l >= u
+        {
+            return Vec::new();
+        }
+        let range = self.by_entry.range((
+            lower.map_or(Unbounded, Excluded),
+            upper.map_or(Unbounded, Excluded),
+        ));
+        let ids: Box<dyn Iterator<Item = &(i64, i64)>> = if descending {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        ids.take(limit)
+            .filter_map(|(_, id)| self.by_id.get(id))
+            .filter_map(|&slot| self.slots[slot as usize].as_ref())
+            .map(|entry| to_vehicle(entry, retention_ms))
+            .collect()
     }
 
     fn latest(&self, window: Window, retention_ms: i64, offset: usize, limit: usize) -> Hits {
@@ -481,7 +543,7 @@ mod tests {
             2,
             "cut-off applies"
         );
-        let expired = index.remove_entered_by(300);
+        let expired = index.remove_entered_by(300, 100);
         assert_eq!(expired.len(), 2);
         assert_eq!(index.oldest_entry_ms(), Some(400));
         assert_eq!(index.len(), 2);

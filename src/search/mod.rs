@@ -46,6 +46,9 @@ struct Inner {
     changed: Notify,
 }
 
+/// Vehicles swept out of the index per write lock.
+const SWEEP_SLICE: usize = 1_000;
+
 /// Rows loaded per query when the index is rebuilt at start-up.
 const LOAD_PAGE: u32 = 10_000;
 
@@ -170,6 +173,34 @@ impl LiveSearch {
         self.read().find_plate(plate, window, retention_ms)
     }
 
+    /// Keyset listing over the index (see `Index::list`), live vehicles only.
+    pub fn list(&self, filter: &crate::store::VehicleFilter) -> Vec<Vehicle> {
+        let retention_ms = self.retention_ms();
+        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
+        let window = Window {
+            after_ms: Some(
+                filter
+                    .entered_after
+                    .map_or(cutoff_ms, |a| a.timestamp_millis().max(cutoff_ms)),
+            ),
+            before_ms: filter.entered_before.map(|b| b.timestamp_millis()),
+        };
+        let descending = filter.order == crate::store::ListOrder::EntryDesc;
+        let after = filter.after.map(|c| (c.entry_ms, c.id));
+        self.read().list(
+            window,
+            descending,
+            after,
+            filter.limit as usize,
+            retention_ms,
+        )
+    }
+
+    /// The retention period in force.
+    pub fn retention(&self) -> RetentionPeriod {
+        RetentionPeriod::from_hours(self.retention_ms() / 3_600_000).unwrap_or_default()
+    }
+
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<VehicleEvent> {
         self.inner.bus.subscribe()
     }
@@ -229,8 +260,17 @@ impl LiveSearch {
         loop {
             let now_ms = Utc::now().timestamp_millis();
             let cutoff_ms = now_ms - self.retention_ms();
-            let gone = self.write().remove_entered_by(cutoff_ms);
-            self.publish_removed(gone);
+            // In slices, so that a retention cut that expires a million vehicles at once never
+            // holds searches and reads up for long.
+            loop {
+                let gone = self.write().remove_entered_by(cutoff_ms, SWEEP_SLICE);
+                let done = gone.len() < SWEEP_SLICE;
+                self.publish_removed(gone);
+                if done {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
             let next = self
                 .read()
                 .oldest_entry_ms()

@@ -54,7 +54,8 @@ impl VehicleService {
         ctx: &AuditContext,
     ) -> Result<Vehicle, ServiceError> {
         let now = Utc::now();
-        let retention = self.store.retention().await?.period;
+        // The index holds the retention in force (it changes only through this process).
+        let retention = self.live.retention();
         let parse = ParseContext {
             region: self.region,
             now,
@@ -104,7 +105,8 @@ impl VehicleService {
         let limit = filter.limit as usize;
         // One extra row tells whether another page exists without a COUNT.
         filter.limit += 1;
-        let mut items = self.store.list_vehicles(&filter, Utc::now()).await?;
+        // The index holds every live vehicle in entry order: no database round trip per page.
+        let mut items = self.live.list(&filter);
         let next = (items.len() > limit).then(|| {
             items.truncate(limit);
             items.last().map(|v| VehicleCursor {

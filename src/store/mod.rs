@@ -74,12 +74,6 @@ pub trait VehicleStore: Send + Sync + 'static {
         limit: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Vehicle>>;
-    /// Up to `filter.limit` vehicles in the filter's order, after its cursor.
-    async fn list_vehicles(
-        &self,
-        filter: &VehicleFilter,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Vehicle>>;
     async fn update_vehicle(
         &self,
         plate: &NumberPlate,

@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{QueryBuilder, Sqlite};
 
 use super::{
     SqliteStore, audit,
@@ -12,9 +11,7 @@ use super::{
 };
 use crate::{
     domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
-    store::{
-        InsertAudit, ListOrder, StoreError, StoreResult, VehicleCursor, VehicleFilter, VehicleStore,
-    },
+    store::{InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore},
 };
 
 /// Expands to a SELECT of live vehicles whose cut-off compares `entry_ms` with the bound
@@ -30,8 +27,6 @@ macro_rules! select_live {
         )
     };
 }
-
-const RETENTION_MS: &str = "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)";
 
 #[derive(sqlx::FromRow)]
 struct VehicleRow {
@@ -58,6 +53,33 @@ impl From<VehicleRow> for Vehicle {
             updated_at: from_ms(row.updated_ms),
         }
     }
+}
+
+/// Inserts the row; returns its id and the retention period in force (for `expires_at`), in
+/// one round trip. `fetch_all`, not `fetch_one`: an unfinished RETURNING statement would keep
+/// the WAL from being checkpointed.
+async fn insert_row(
+    tx: &mut sqlx::SqliteConnection,
+    vehicle: &NewVehicle,
+    entry_ms: i64,
+    now_ms: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
+         phone_number, entry_ms, created_ms, updated_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+         RETURNING id, (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+    )
+    .bind(vehicle.plate.as_str())
+    .bind(vehicle.plate.folded())
+    .bind(vehicle.contact_name.as_str())
+    .bind(vehicle.contact_name.as_str().to_lowercase())
+    .bind(vehicle.phone.as_str())
+    .bind(entry_ms)
+    .bind(now_ms)
+    .fetch_all(tx)
+    .await?;
+    rows.first().copied().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// One record of `load_page`'s packed page.
@@ -94,47 +116,30 @@ impl VehicleStore for SqliteStore {
         let now_ms = to_ms(now);
         let entry_ms = to_ms(vehicle.entry.at());
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let retention_ms: i64 =
-            sqlx::query_scalar("SELECT retention_hours * 3600000 FROM system_config WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        // The previous record of this plate may have expired without being purged yet.
-        let replaced =
-            sqlx::query("DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ?3")
-                .bind(vehicle.plate.as_str())
-                .bind(now_ms)
-                .bind(retention_ms)
-                .execute(&mut *tx)
-                .await?;
-        if replaced.rows_affected() > 0 {
-            audit::insert(&mut tx, &audit.replaced_expired).await?;
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
-             phone_number, entry_ms, created_ms, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        )
-        .bind(vehicle.plate.as_str())
-        .bind(vehicle.plate.folded())
-        .bind(vehicle.contact_name.as_str())
-        .bind(vehicle.contact_name.as_str().to_lowercase())
-        .bind(vehicle.phone.as_str())
-        .bind(entry_ms)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::PlateTaken
-            } else {
-                e.into()
+        let mut inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
+        if matches!(&inserted, Err(e) if unique_violation(e)) {
+            // The plate's previous record may have expired without being purged yet: it goes,
+            // audited as a purge, and the plate is registered again.
+            let replaced = sqlx::query(
+                "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - \
+                 (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+            )
+            .bind(vehicle.plate.as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            if replaced.rows_affected() == 0 {
+                return Err(StoreError::PlateTaken);
             }
-        })?;
+            audit::insert(&mut tx, &audit.replaced_expired).await?;
+            inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
+        }
+        let (id, retention_ms) = inserted?;
         audit::insert(&mut tx, &audit.created).await?;
         tx.commit().await?;
         let now = from_ms(now_ms);
         Ok(Vehicle {
-            id: inserted.last_insert_rowid(),
+            id,
             number_plate: vehicle.plate.as_str().to_owned(),
             contact_name: vehicle.contact_name.as_str().to_owned(),
             phone_number: vehicle.phone.as_str().to_owned(),
@@ -194,54 +199,6 @@ impl VehicleStore for SqliteStore {
             .map(|record| unpack(record, retention_ms))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| StoreError::Corrupt("an unreadable vehicle row".into()))
-    }
-
-    async fn list_vehicles(
-        &self,
-        filter: &VehicleFilter,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Vehicle>> {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
-        );
-        sql.push(RETENTION_MS)
-            .push(" AS retention_ms FROM vehicles WHERE entry_ms > ")
-            .push_bind(to_ms(now))
-            .push(" - ")
-            .push(RETENTION_MS);
-        if let Some(after) = filter.entered_after {
-            sql.push(" AND entry_ms > ").push_bind(to_ms(after));
-        }
-        if let Some(before) = filter.entered_before {
-            sql.push(" AND entry_ms < ").push_bind(to_ms(before));
-        }
-
-        let direction = match filter.order {
-            ListOrder::EntryDesc => "DESC",
-            ListOrder::EntryAsc => "ASC",
-        };
-        if let Some(cursor) = filter.after {
-            // The cursor's entry time is part of the index range (`>=`/`<=`), with the id only
-            // breaking ties; written as one row-value comparison, SQLite would scan the range
-            // from the cut-off and filter, making deep pages cost as much as all before them.
-            let (bound, strict) = match filter.order {
-                ListOrder::EntryDesc => ("<=", "<"),
-                ListOrder::EntryAsc => (">=", ">"),
-            };
-            sql.push(format_args!(" AND entry_ms {bound} "))
-                .push_bind(cursor.entry_ms)
-                .push(format_args!(" AND (entry_ms {strict} "))
-                .push_bind(cursor.entry_ms)
-                .push(format_args!(" OR id {strict} "))
-                .push_bind(cursor.id)
-                .push(")");
-        }
-        sql.push(format_args!(
-            " ORDER BY entry_ms {direction}, id {direction} LIMIT "
-        ))
-        .push_bind(i64::from(filter.limit));
-        let rows: Vec<VehicleRow> = sql.build_query_as().fetch_all(&self.reader).await?;
-        Ok(rows.into_iter().map(Vehicle::from).collect())
     }
 
     async fn update_vehicle(

@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""The parking service's load benchmark, in one command:
+
+    python3 bench/run.py                       # 1,000,000 vehicles, 10 s per scenario
+    N=100000 SECONDS_PER_SCENARIO=3 python3 bench/run.py   # a quick run
+
+It builds the release binaries, seeds N vehicles straight into a fresh SQLite file (seeding is
+not what is measured), starts the service with rate limiting off, and runs each scenario for a
+fixed time: throughput, p50/p99/p99.9 latency, errors, and the server's CPU time, plus start-up
+time and memory. Two baselines run in the same session with the same load settings: the
+service's cheapest endpoint (`GET /health/live`) and a bare lookup server (`bench/bare_lookup.rs`,
+one indexed SQLite lookup, no middleware). The server is pinned to CPU 0 and the load
+generators to CPU 1 (`taskset`); each scenario also reports the load generator's own CPU time.
+Results: a table on standard output and `bench/results/latest.json`.
+
+Needs wrk, sqlite3 and taskset (apt-get install -y wrk sqlite3 util-linux).
+"""
+
+import base64
+import json
+import os
+import pathlib
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+N = int(os.environ.get("N", "1000000"))
+SECONDS = int(os.environ.get("SECONDS_PER_SCENARIO", "10"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "50"))
+PURGE_WINDOW = int(os.environ.get("PURGE_WINDOW", "30"))
+KEY = "bench-admin-key-0123456789abcdef"
+PORT, BARE_PORT = 18770, 18771
+SERVER_CPU, LOAD_CPU = "0", "1"
+TICK = os.sysconf("SC_CLK_TCK")
+
+# Plate i: two letters, two digits, three letters; the first five characters are a unique
+# mixed-radix code of i (unique below 1,757,600). The Lua scripts compute the same plates.
+PLATE_SQL = (
+    "char(65 + i % 26) || char(65 + (i / 26) % 26) || ((i / 676) % 10) || ((i / 6760) % 10) || "
+    "char(65 + (i / 67600) % 26) || char(65 + (i * 7 / 3) % 26) || char(65 + (i * 13 / 5) % 26)"
+)
+PLATE_LUA = """
+local function plate(i)
+  local function letter(n) return string.char(65 + n % 26) end
+  local f = math.floor
+  return letter(i) .. letter(f(i / 26)) .. (f(i / 676) % 10) .. (f(i / 6760) % 10)
+    .. letter(f(i / 67600)) .. letter(f(i * 7 / 3)) .. letter(f(i * 13 / 5))
+end
+"""
+REPORTER = """
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "errors": %d, "seconds": %.3f, "rps": %.1f, ' ..
+    '"p50_ms": %.3f, "p99_ms": %.3f, "p999_ms": %.3f, "max_ms": %.3f}\\n',
+    summary.requests, errors, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(99.9) / 1000, latency.max / 1000))
+end
+"""
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def seed(db, now_ms):
+    """N vehicles that entered 2 to 14 hours ago, and 1,000 live ones (L1..L1000) that stay
+    when the retention period is cut to one hour for the purge scenario."""
+    script = f"""
+PRAGMA journal_mode = WAL;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N}),
+p AS (SELECT i, {PLATE_SQL} AS plate,
+  (CASE i % 8 WHEN 0 THEN 'Ada' WHEN 1 THEN 'Grace' WHEN 2 THEN 'Alan' WHEN 3 THEN 'Edsger'
+   WHEN 4 THEN 'Barbara' WHEN 5 THEN 'Ken' WHEN 6 THEN 'Margaret' ELSE 'Donald' END) || ' ' ||
+  (CASE (i / 8) % 8 WHEN 0 THEN 'Lovelace' WHEN 1 THEN 'Hopper' WHEN 2 THEN 'Turing'
+   WHEN 3 THEN 'Dijkstra' WHEN 4 THEN 'Liskov' WHEN 5 THEN 'Thompson' WHEN 6 THEN 'Hamilton'
+   ELSE 'Knuth' END) AS name FROM n)
+INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number,
+                      entry_ms, created_ms, updated_ms)
+SELECT plate, plate, name, lower(name), '+4420' || (79460000 + i),
+       {now_ms} - 7200000 - (i * 43) % 43200000, {now_ms}, {now_ms} FROM p;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number,
+                      entry_ms, created_ms, updated_ms)
+SELECT 'L' || i, 'L' || i, 'Live Person', 'live person', '+442079460958',
+       {now_ms} - 60000, {now_ms}, {now_ms} FROM n;
+"""
+    subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True, stdout=subprocess.DEVNULL)
+
+
+def proc_cpu(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_mem_mib(pid, field):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def http(method, path, body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", method=method, data=body)
+    request.add_header("X-API-Key", KEY)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=600) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_ready(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise SystemExit(f"{url} did not become ready")
+
+
+class Bench:
+    def __init__(self, work, server_pid):
+        self.work = work
+        self.server_pid = server_pid
+        self.results = {}
+
+    def measured(self, name, run, pid=None):
+        """Runs one scenario, adding the server's CPU time and the load generator's."""
+        pid = pid or self.server_pid
+        log(f"scenario: {name}")
+        server_before, client_before = proc_cpu(pid), children_cpu()
+        result = run()
+        result["server_cpu_s"] = round(proc_cpu(pid) - server_before, 2)
+        result.setdefault("client_cpu_s", round(children_cpu() - client_before, 2))
+        self.results[name] = result
+        return result
+
+    def wrk(self, url, lua, seconds=SECONDS, connections=CONNECTIONS):
+        script = self.work / "scenario.lua"
+        script.write_text(f'local key = "{KEY}"\nlocal n = {N}\n{PLATE_LUA}\n{lua}\n{REPORTER}')
+        output = subprocess.run(
+            ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        line = next(l for l in output.splitlines() if l.startswith("WRK_JSON "))
+        return json.loads(line.removeprefix("WRK_JSON "))
+
+    def ws(self, connections):
+        output = subprocess.run(
+            ["taskset", "-c", LOAD_CPU, str(TARGET / "release/examples/ws_load"),
+             f"ws://127.0.0.1:{PORT}/api/v1/ws/vehicles/search", KEY, str(connections), str(SECONDS)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        result = json.loads(output.strip().splitlines()[-1])
+        return {
+            "rps": result["searches_per_sec"], "p50_ms": result["rtt_p50_ms"], "p99_ms": result["rtt_p99_ms"],
+            "p999_ms": result["rtt_p999_ms"], "errors": result["errors"],
+            "took_p50_ms": result["took_p50_ms"], "took_p99_ms": result["took_p99_ms"],
+            "client_cpu_s": result["client_cpu_seconds"],
+        }
+
+
+GET_RANDOM = 'request = function() return wrk.format("GET", "/api/v1/vehicles/" .. plate(math.random(1, n)), {["X-API-Key"] = key}) end'
+GET_LIVE = 'request = function() return wrk.format("GET", "/api/v1/vehicles/L" .. math.random(1, 1000), {["X-API-Key"] = key}) end'
+BARE_RANDOM = 'request = function() return wrk.format("GET", "/plate/" .. plate(math.random(1, n))) end'
+HEALTH = 'request = function() return wrk.format("GET", "/health/live") end'
+REGISTER = """
+local count = 0
+request = function()
+  count = count + 1
+  local body = string.format('{"number_plate":"R%d","contact_name":"Bench Driver","phone_number":"+44 20 7946 0958"}', count)
+  return wrk.format("POST", "/api/v1/vehicles", {["X-API-Key"] = key, ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def list_lua(query):
+    return f'request = function() return wrk.format("GET", "/api/v1/vehicles{query}", {{["X-API-Key"] = key}}) end'
+
+
+def main():
+    for tool in ("wrk", "sqlite3", "taskset", "cargo"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed (apt-get install -y wrk sqlite3 util-linux)")
+    started_all = time.monotonic()
+    log("building release binaries")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(ROOT / "Cargo.toml"),
+                    "--bin", "parking", "--example", "ws_load", "--example", "bare_lookup"], check=True)
+    binary = TARGET / "release/parking"
+    work = pathlib.Path(tempfile.mkdtemp(prefix="parking-bench-"))
+    db = work / "bench.db"
+    env = dict(os.environ, PARKING_ADMIN_KEY=KEY, PARKING_RATE_LIMIT_PER_SEC="0", RUST_LOG="warn",
+               PARKING_BACKUP_INTERVAL_SECS="0", PARKING_PURGE_INTERVAL_SECS="86400",
+               PARKING_WS_MAX_CONNECTIONS="10000", PARKING_BACKUP_DIR=str(work / "backups"))
+    server = bare = None
+    try:
+        subprocess.run([str(binary), "migrate", "--database", f"sqlite://{db}"], env=env, check=True,
+                       stderr=subprocess.DEVNULL)
+        log(f"seeding {N:,} vehicles")
+        seed_started = time.monotonic()
+        seed(db, int(time.time() * 1000))
+        seed_seconds = time.monotonic() - seed_started
+
+        # Start-up is measured on both cores: nothing else runs yet.
+        started = time.monotonic()
+        server = subprocess.Popen([str(binary), "serve", "--bind", f"127.0.0.1:{PORT}", "--database", f"sqlite://{db}"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(f"http://127.0.0.1:{PORT}/health/ready")
+        startup_ms = (time.monotonic() - started) * 1000
+        rss_after_start = proc_mem_mib(server.pid, "VmRSS")
+        subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(server.pid)], check=True, stdout=subprocess.DEVNULL)
+        bench = Bench(work, server.pid)
+
+        bench.measured("baseline: GET /health/live", lambda: bench.wrk(f"http://127.0.0.1:{PORT}", HEALTH))
+        bare = subprocess.Popen(["taskset", "-c", SERVER_CPU, str(TARGET / "release/examples/bare_lookup"), str(db),
+                                 f"127.0.0.1:{BARE_PORT}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        bench.measured("baseline: bare lookup server", lambda: bench.wrk(f"http://127.0.0.1:{BARE_PORT}", BARE_RANDOM), pid=bare.pid)
+        bare.terminate()
+        bare.wait()
+        bare = None
+
+        bench.measured("get by plate", lambda: bench.wrk(f"http://127.0.0.1:{PORT}", GET_RANDOM))
+        bench.measured("list: first page (50)", lambda: bench.wrk(f"http://127.0.0.1:{PORT}", list_lua("")))
+        middle = subprocess.run(["sqlite3", str(db), "SELECT entry_ms || ':' || id FROM vehicles "
+                                 f"ORDER BY entry_ms DESC, id DESC LIMIT 1 OFFSET {N // 2}"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        cursor = base64.urlsafe_b64encode(f"d:{middle}".encode()).decode().rstrip("=")
+        bench.measured("list: page at the middle (cursor)",
+                       lambda: bench.wrk(f"http://127.0.0.1:{PORT}", list_lua(f"?cursor={cursor}")))
+        bench.measured("register (unique plates)", lambda: bench.wrk(f"http://127.0.0.1:{PORT}", REGISTER))
+        bench.measured("live search: 1 connection", lambda: bench.ws(1))
+        bench.measured(f"live search: {CONNECTIONS} connections", lambda: bench.ws(CONNECTIONS))
+
+        # Purge: cut retention to one hour so that every seeded vehicle has expired, then purge
+        # while reading live plates.
+        http("PUT", "/api/v1/config/retention", json.dumps({"retention_hours": 1}).encode())
+
+        def purge_under_load():
+            script = work / "scenario.lua"
+            script.write_text(f'local key = "{KEY}"\nlocal n = {N}\n{PLATE_LUA}\n{GET_LIVE}\n{REPORTER}')
+            reader = subprocess.Popen(["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{PURGE_WINDOW}s",
+                                       "-s", str(script), f"http://127.0.0.1:{PORT}"], stdout=subprocess.PIPE, text=True)
+            time.sleep(1)
+            purge_started = time.monotonic()
+            report = http("POST", "/api/v1/maintenance/purge")
+            purge_seconds = time.monotonic() - purge_started
+            output, _ = reader.communicate()
+            line = next(l for l in output.splitlines() if l.startswith("WRK_JSON "))
+            result = json.loads(line.removeprefix("WRK_JSON "))
+            result.update(purged=report["deleted"], purge_seconds=round(purge_seconds, 2))
+            return result
+
+        bench.measured(f"get by plate during purge of {N:,}", purge_under_load)
+        peak_rss = proc_mem_mib(server.pid, "VmHWM")
+        wal_mib = (db.with_name(db.name + "-wal").stat().st_size / 2**20) if db.with_name(db.name + "-wal").exists() else 0.0
+    finally:
+        for process in (server, bare):
+            if process is not None:
+                process.terminate()
+                process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report(bench.results, {
+        "vehicles": N, "seed_seconds": round(seed_seconds, 1), "startup_ms": round(startup_ms),
+        "rss_after_start_mib": round(rss_after_start), "peak_rss_mib": round(peak_rss),
+        "wal_mib_at_end": round(wal_mib, 1), "seconds_per_scenario": SECONDS, "connections": CONNECTIONS,
+        "machine": f"{os.cpu_count()} cores, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB",
+        "total_seconds": round(time.monotonic() - started_all),
+    })
+
+
+def report(results, facts):
+    health = results["baseline: GET /health/live"]["rps"]
+    bare = results["baseline: bare lookup server"]["rps"]
+    get = results["get by plate"]
+    search = results[f"live search: {CONNECTIONS} connections"]
+    purge = results[f"get by plate during purge of {N:,}"]
+    targets = [
+        ("get by plate ≥ 50% of /health/live", f"{get['rps'] / health:.0%}", get["rps"] >= 0.5 * health),
+        ("get by plate ≥ bare lookup server", f"{get['rps'] / bare:.2f}×", get["rps"] >= bare),
+        ("register ≥ 10,000/s", f"{results['register (unique plates)']['rps']:,.0f}/s", results["register (unique plates)"]["rps"] >= 10_000),
+        ("list first page p99 ≤ 5 ms", f"{results['list: first page (50)']['p99_ms']:.2f} ms", results["list: first page (50)"]["p99_ms"] <= 5),
+        (f"purge of {N:,} ≤ 30 s", f"{purge['purge_seconds']:.1f} s", purge["purge_seconds"] <= 30),
+        ("get by plate p99 ≤ 50 ms during purge", f"{purge['p99_ms']:.2f} ms", purge["p99_ms"] <= 50),
+        ("start-up ≤ 2 s", f"{facts['startup_ms'] / 1000:.2f} s", facts["startup_ms"] <= 2000),
+        ("resident memory ≤ 300 MiB (peak)", f"{facts['peak_rss_mib']} MiB", facts["peak_rss_mib"] <= 300),
+        ("search took_us p99 ≤ 5 ms", f"{search['took_p99_ms']:.2f} ms", search["took_p99_ms"] <= 5),
+        ("search round trip p99 ≤ 10 ms (50 conn)", f"{search['p99_ms']:.2f} ms", search["p99_ms"] <= 10),
+        ("≥ 5,000 searches/s (50 conn)", f"{search['rps']:,.0f}/s", search["rps"] >= 5000),
+    ]
+    print(f"\n{facts['vehicles']:,} vehicles on {facts['machine']}; server on CPU {SERVER_CPU}, load on CPU {LOAD_CPU}; "
+          f"{facts['seconds_per_scenario']} s per scenario, {facts['connections']} connections")
+    print(f"start-up {facts['startup_ms']} ms (both cores), resident {facts['rss_after_start_mib']} MiB after start, "
+          f"peak {facts['peak_rss_mib']} MiB\n")
+    print(f"{'scenario':<38}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'errors':>8}{'server cpu s':>13}{'client cpu s':>13}")
+    for name, r in results.items():
+        print(f"{name:<38}{r['rps']:>10,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['p999_ms']:>10.2f}"
+              f"{r['errors']:>8}{r['server_cpu_s']:>13.1f}{r['client_cpu_s']:>13.1f}")
+    print(f"\npurge: {purge['purged']:,} rows in {purge['purge_seconds']:.1f} s; worst read during it {purge['max_ms']:.1f} ms")
+    print(f"{'target':<42}{'measured':>14}  result")
+    for name, measured, met in targets:
+        print(f"{name:<42}{measured:>14}  {'met' if met else 'NOT MET'}")
+    out = ROOT / "bench/results/latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"facts": facts, "scenarios": results,
+                               "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in targets]}, indent=2) + "\n")
+    print(f"\nwritten to {out.relative_to(ROOT)} in {facts['total_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
