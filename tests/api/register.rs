@@ -186,3 +186,60 @@ async fn plate_and_name_limits_are_enforced() {
     body["contact_name"] = json!("é".repeat(100));
     assert_eq!(app.register(&body).await.status(), 201);
 }
+
+/// Concurrent registrations are committed in groups; a group holding a taken plate must still
+/// answer every request as if it had been alone.
+#[tokio::test]
+async fn concurrent_registrations_with_duplicates_get_exactly_one_201_per_plate() {
+    let app = spawn_app().await;
+    let mut requests = Vec::new();
+    for round in 0..2 {
+        for i in 0..20 {
+            let (client, url, key) = (
+                app.client.clone(),
+                app.url("/api/v1/vehicles"),
+                app.operator_key.clone(),
+            );
+            let plate = if round == 0 {
+                format!("DUP{i}")
+            } else {
+                format!("dup-{i}")
+            };
+            requests.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .header("X-API-Key", key)
+                    .json(&vehicle(&plate))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+    }
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        20,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        crate::helpers::count_rows(&app.db_path, "vehicles").await,
+        20
+    );
+    let created = app
+        .audit_entries(&[("action", "vehicle.created"), ("limit", "500")])
+        .await;
+    assert_eq!(created.len(), 20, "one audit entry per stored vehicle");
+    let listed = app.list_ok(&[("limit", "500")]).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 20);
+}

@@ -4,6 +4,8 @@
 //! them avoids `SQLITE_BUSY` retries between our own connections and keeps the WAL small.
 
 mod audit;
+mod batch;
+
 mod keys;
 mod lock;
 mod maintenance;
@@ -38,6 +40,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// For connections outside the pools (backups).
     options: SqliteConnectOptions,
+    /// Registrations, written in groups by one task.
+    registrations: batch::Registrations,
 }
 
 impl SqliteStore {
@@ -74,6 +78,7 @@ impl SqliteStore {
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
         Ok(Self {
+            registrations: batch::start(writer.clone()),
             writer,
             reader,
             options: options_for_backup,

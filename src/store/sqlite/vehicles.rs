@@ -55,6 +55,51 @@ impl From<VehicleRow> for Vehicle {
     }
 }
 
+/// Registers one vehicle in its own transaction: the path for a lone registration and for
+/// batches that hit a taken or expired plate.
+pub(super) async fn insert_one(
+    writer: &sqlx::SqlitePool,
+    vehicle: &NewVehicle,
+    now: DateTime<Utc>,
+    audit: &InsertAudit,
+) -> StoreResult<Vehicle> {
+    let now_ms = to_ms(now);
+    let entry_ms = to_ms(vehicle.entry.at());
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
+    if matches!(&inserted, Err(e) if unique_violation(e)) {
+        // The plate's previous record may have expired without being purged yet: it goes,
+        // audited as a purge, and the plate is registered again.
+        let replaced = sqlx::query(
+            "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - \
+             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+        )
+        .bind(vehicle.plate.as_str())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        if replaced.rows_affected() == 0 {
+            return Err(StoreError::PlateTaken);
+        }
+        audit::insert(&mut tx, &audit.replaced_expired).await?;
+        inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
+    }
+    let (id, retention_ms) = inserted?;
+    audit::insert(&mut tx, &audit.created).await?;
+    tx.commit().await?;
+    let now = from_ms(now_ms);
+    Ok(Vehicle {
+        id,
+        number_plate: vehicle.plate.as_str().to_owned(),
+        contact_name: vehicle.contact_name.as_str().to_owned(),
+        phone_number: vehicle.phone.as_str().to_owned(),
+        entry_time: from_ms(entry_ms),
+        expires_at: from_ms(entry_ms) + TimeDelta::milliseconds(retention_ms),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
 /// Inserts the row; returns its id and the retention period in force (for `expires_at`), in
 /// one round trip. `fetch_all`, not `fetch_one`: an unfinished RETURNING statement would keep
 /// the WAL from being checkpointed.
@@ -113,41 +158,19 @@ impl VehicleStore for SqliteStore {
         now: DateTime<Utc>,
         audit: &InsertAudit,
     ) -> StoreResult<Vehicle> {
-        let now_ms = to_ms(now);
-        let entry_ms = to_ms(vehicle.entry.at());
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
-        if matches!(&inserted, Err(e) if unique_violation(e)) {
-            // The plate's previous record may have expired without being purged yet: it goes,
-            // audited as a purge, and the plate is registered again.
-            let replaced = sqlx::query(
-                "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - \
-                 (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-            )
-            .bind(vehicle.plate.as_str())
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            if replaced.rows_affected() == 0 {
-                return Err(StoreError::PlateTaken);
-            }
-            audit::insert(&mut tx, &audit.replaced_expired).await?;
-            inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
-        }
-        let (id, retention_ms) = inserted?;
-        audit::insert(&mut tx, &audit.created).await?;
-        tx.commit().await?;
-        let now = from_ms(now_ms);
-        Ok(Vehicle {
-            id,
-            number_plate: vehicle.plate.as_str().to_owned(),
-            contact_name: vehicle.contact_name.as_str().to_owned(),
-            phone_number: vehicle.phone.as_str().to_owned(),
-            entry_time: from_ms(entry_ms),
-            expires_at: from_ms(entry_ms) + TimeDelta::milliseconds(retention_ms),
-            created_at: now,
-            updated_at: now,
-        })
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let registration = super::batch::Registration {
+            vehicle: vehicle.clone(),
+            now,
+            audit: audit.clone(),
+            reply,
+        };
+        let closed = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.registrations
+            .send(registration)
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     async fn find_vehicle(
