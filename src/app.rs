@@ -29,9 +29,21 @@ use crate::{
     telemetry::metrics::Metrics,
 };
 
-/// What every handler can reach. Cheap to clone: the heavy parts are shared.
+/// What every handler can reach. Cloned for every request (by each extractor), so it is one
+/// shared pointer; fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services and shared parts behind `AppState`.
+pub struct Services {
     pub vehicles: VehicleService,
     pub keys: KeyService,
     pub retention: RetentionService,
@@ -81,7 +93,7 @@ impl AppState {
             settings.backup_keep,
             metrics.clone(),
         );
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             vehicles: VehicleService::new(
                 store.clone(),
                 settings.default_phone_region,
@@ -109,7 +121,7 @@ impl AppState {
             redis,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             request_timeout: settings.request_timeout,
-        })
+        })))
     }
 }
 
