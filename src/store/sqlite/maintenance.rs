@@ -5,7 +5,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{
-    ConnectOptions, Connection, Row, SqliteConnection,
+    ConnectOptions, Connection, SqliteConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode},
 };
 
@@ -21,27 +21,32 @@ impl MaintenanceStore for SqliteStore {
         run: &mut BatchAudit,
     ) -> StoreResult<Vec<i64>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let query = match scope {
+        // The batch's ids come back packed in one value and are deleted by that list: a
+        // RETURNING clause would hand them over one row (one thread hop) at a time.
+        let chosen = match scope {
             // The entry-time index finds the oldest rows without scanning the table.
-            DeleteScope::EnteredBy(cutoff) => sqlx::query(
-                "DELETE FROM vehicles WHERE id IN \
-                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms LIMIT ?2) \
-                 RETURNING id",
+            DeleteScope::EnteredBy(cutoff) => sqlx::query_scalar(
+                "SELECT group_concat(id) FROM \
+                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms, id LIMIT ?2)",
             )
             .bind(to_ms(cutoff))
             .bind(i64::from(limit)),
-            DeleteScope::All => sqlx::query(
-                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id LIMIT ?1) \
-                 RETURNING id",
+            DeleteScope::All => sqlx::query_scalar(
+                "SELECT group_concat(id) FROM (SELECT id FROM vehicles ORDER BY id LIMIT ?1)",
             )
             .bind(i64::from(limit)),
         };
-        let ids: Vec<i64> = query
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        let chosen: Option<String> = chosen.fetch_one(&mut *tx).await?;
+        let Some(chosen) = chosen else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<i64> = chosen.split(',').filter_map(|id| id.parse().ok()).collect();
+        sqlx::query(
+            "DELETE FROM vehicles WHERE id IN (SELECT value FROM json_each('[' || ?1 || ']'))",
+        )
+        .bind(&chosen)
+        .execute(&mut *tx)
+        .await?;
         let deleted = ids.len() as u64;
         if deleted == 0 {
             return Ok(ids);
