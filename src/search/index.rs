@@ -71,6 +71,8 @@ impl Entry {
     }
 }
 
+const FIELDS: [Field; 3] = [Field::Plate, Field::Name, Field::Phone];
+
 /// Which field a trigram came from; each has its own posting lists.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Field {
@@ -111,6 +113,9 @@ pub struct Index {
     trigrams: [HashMap<u64, Vec<u32>>; 3],
     live_postings: usize,
     stale_postings: usize,
+    /// Lists still to be compacted, a few per change, so that no single write holds readers
+    /// up for long.
+    to_compact: Vec<(Field, u64)>,
 }
 
 impl Index {
@@ -156,9 +161,7 @@ impl Index {
         self.stale_postings += postings;
         self.by_entry.remove(&(entry.entry_ms, entry.id));
         self.free.push(slot);
-        if self.stale_postings > self.live_postings.max(1024) {
-            self.rebuild_postings();
-        }
+        self.compact_some();
         Some(to_vehicle(&entry, 0))
     }
 
@@ -214,23 +217,35 @@ impl Index {
         Some(found)
     }
 
-    /// Rebuilds the posting lists from the live entries, dropping stale postings. Costs as much
-    /// as the live entries, and runs only after as many removals, so removal stays cheap on
-    /// average.
-    fn rebuild_postings(&mut self) {
-        let mut trigrams: [HashMap<u64, Vec<u32>>; 3] = Default::default();
-        let mut live = 0;
-        for (slot, entry) in self.slots.iter().enumerate() {
-            let Some(entry) = entry else { continue };
-            let slot = u32::try_from(slot).unwrap_or(u32::MAX);
-            for (field, key) in keys(entry) {
-                trigrams[field as usize].entry(key).or_default().push(slot);
-                live += 1;
+    /// Drops postings of emptied slots once they outnumber live ones, a few lists per call:
+    /// each removal pays a bounded share, and compaction costs as much as the removals that
+    /// made it necessary. Postings of slots reused since stay until verified away.
+    fn compact_some(&mut self) {
+        const LISTS_PER_CALL: usize = 16;
+        if self.to_compact.is_empty() {
+            if self.stale_postings <= self.live_postings.max(1024) {
+                return;
+            }
+            self.to_compact = (0..3)
+                .flat_map(|f| self.trigrams[f].keys().map(move |&key| (FIELDS[f], key)))
+                .collect();
+            self.stale_postings = 0;
+        }
+        for _ in 0..LISTS_PER_CALL {
+            let Some((field, key)) = self.to_compact.pop() else {
+                break;
+            };
+            let lists = &mut self.trigrams[field as usize];
+            if let Some(list) = lists.get_mut(&key) {
+                let slots = &self.slots;
+                list.retain(|&slot| slots.get(slot as usize).is_some_and(Option::is_some));
+                if list.is_empty() {
+                    lists.remove(&key);
+                } else {
+                    list.shrink_to_fit();
+                }
             }
         }
-        self.trigrams = trigrams;
-        self.live_postings = live;
-        self.stale_postings = 0;
     }
 
     /// Returns spare capacity after a bulk load: posting lists grow by doubling.
