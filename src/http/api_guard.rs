@@ -31,7 +31,9 @@ pub async fn api_guard(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let query_key = ws_query_key(parts.uri.query());
+    let query_key = (parts.uri.path() == WS_PATH)
+        .then(|| ws_query_key(parts.uri.query()))
+        .flatten();
     let presented = auth::presented_key(&parts)
         .or(query_key.as_deref())
         .filter(|k| !k.is_empty());
@@ -71,7 +73,11 @@ fn add_headers(headers: &mut HeaderMap, decision: &Decision) {
     headers.insert("ratelimit-reset", HeaderValue::from(decision.reset_secs));
 }
 
-/// `?api_key=` is accepted for the WebSocket only (browsers cannot set its headers).
+/// The one route where a key may come in the query string.
+const WS_PATH: &str = "/api/v1/ws/vehicles/search";
+
+/// `?api_key=` is accepted for the WebSocket only (browsers cannot set its headers); elsewhere a
+/// key in a URL would end up in proxies' logs.
 fn ws_query_key(query: Option<&str>) -> Option<String> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query?)
         .ok()?

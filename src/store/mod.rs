@@ -89,8 +89,6 @@ pub trait VehicleStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<i64>>;
-    /// Parked vehicles that have not expired at `now`.
-    async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// API keys, kept only as hashes.

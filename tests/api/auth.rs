@@ -24,6 +24,9 @@ async fn requests_without_a_valid_key_are_401_with_a_challenge() {
         app.client
             .get(&url)
             .header("Authorization", format!("Basic {}", app.operator_key)),
+        // A key in the query string is for the WebSocket only: URLs end up in logs.
+        app.client
+            .get(format!("{url}?api_key={}", app.operator_key)),
     ];
     for request in requests {
         let response = request.send().await.unwrap();

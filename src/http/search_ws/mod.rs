@@ -9,30 +9,19 @@ use std::sync::{
 };
 
 use axum::{
-    extract::{
-        FromRequestParts, State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection,
-    },
-    http::request::Parts,
+    extract::{State, WebSocketUpgrade, ws::rejection::WebSocketUpgradeRejection},
     response::Response,
 };
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
     error::{ApiError, Problem},
-    http::{api_guard::Bucket, auth, extract::RawQuery},
+    http::{api_guard::Bucket, auth::Operator},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(live_search))
-}
-
-/// Browsers cannot set headers on a WebSocket, so the key may come as `?api_key=`. The query
-/// string is never logged.
-#[derive(Deserialize)]
-struct KeyParam {
-    api_key: Option<String>,
 }
 
 /// Counts a connection for as long as it lives.
@@ -69,13 +58,10 @@ impl Drop for ConnectionSlot {
     security(("api_key" = []), ("bearer" = [])))]
 async fn live_search(
     State(state): State<AppState>,
+    _caller: Operator,
     bucket: Option<axum::Extension<Bucket>>,
-    RawQuery(params): RawQuery<KeyParam>,
-    parts: UpgradeParts,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let key = auth::presented_key(&parts.0).or(params.api_key.as_deref());
-    auth::authenticate(&state, key).await?;
     let upgrade = upgrade.map_err(|_| ApiError::UpgradeRequired)?;
     let slot = ConnectionSlot::take(&state.connections, state.websocket.max_connections)
         .ok_or_else(|| ApiError::Unavailable("too many live-search connections".into()))?;
@@ -89,15 +75,4 @@ async fn live_search(
             session::run(socket, state, bucket).await;
             drop(slot);
         }))
-}
-
-/// The request's headers, for the API key.
-struct UpgradeParts(Parts);
-
-impl<S: Send + Sync> FromRequestParts<S> for UpgradeParts {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.clone()))
-    }
 }

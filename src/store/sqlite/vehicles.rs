@@ -285,15 +285,4 @@ impl VehicleStore for SqliteStore {
         tx.commit().await?;
         Ok(Some(id))
     }
-
-    async fn count_vehicles(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM vehicles WHERE entry_ms > ?1 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-        )
-        .bind(to_ms(now))
-        .fetch_one(&self.reader)
-        .await?;
-        Ok(count.unsigned_abs())
-    }
 }
