@@ -33,7 +33,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("{0}")]
     Invalid(String, Vec<FieldError>),
-    #[error("the service is not ready: {0}")]
+    /// A dependency or a limit keeps the request from being served now; the text says which.
+    #[error("{0}")]
     Unavailable(String),
     #[error("this endpoint speaks WebSocket: send an upgrade request")]
     UpgradeRequired,

@@ -82,8 +82,8 @@ async fn ready(State(state): State<AppState>) -> Response {
         .filter(|(_, c)| **c != "ok")
         .map(|(name, _)| *name)
         .collect();
-    let problem =
-        crate::error::ApiError::Unavailable(format!("unreachable: {}", down.join(", "))).problem();
+    let detail = format!("not ready: unreachable {}", down.join(" and "));
+    let problem = crate::error::ApiError::Unavailable(detail).problem();
     problem_response(
         StatusCode::SERVICE_UNAVAILABLE,
         &NotReady { problem, checks },

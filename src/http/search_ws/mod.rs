@@ -64,7 +64,9 @@ async fn live_search(
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|_| ApiError::UpgradeRequired)?;
     let slot = ConnectionSlot::take(&state.connections, state.websocket.max_connections)
-        .ok_or_else(|| ApiError::Unavailable("too many live-search connections".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unavailable("too many live-search connections are open; retry later".into())
+        })?;
     Ok(upgrade
         // The transport's own limit sits above ours so that an oversize frame is read and
         // answered with 1009 rather than failing inside the protocol library.
