@@ -165,18 +165,6 @@ impl Index {
         Some(to_vehicle(&entry, 0))
     }
 
-    /// Removes every vehicle.
-    pub fn clear(&mut self) -> Vec<Vehicle> {
-        let removed = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|e| to_vehicle(e, 0))
-            .collect();
-        *self = Self::default();
-        removed
-    }
-
     /// Removes and returns at most `max` of the vehicles that entered at or before `cutoff_ms`.
     pub fn remove_entered_by(&mut self, cutoff_ms: i64, max: usize) -> Vec<Vehicle> {
         let expired: Vec<i64> = self

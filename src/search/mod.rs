@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use events::{EventBus, VehicleEvent};
 pub use index::{Hits, Window};
-pub use query::{Query, Rank, Searchable};
+pub use query::{Query, Searchable};
 
 use crate::{
     domain::{RetentionPeriod, Vehicle},
@@ -136,6 +136,21 @@ impl LiveSearch {
         self.inner.retention_ms.load(Ordering::Relaxed)
     }
 
+    /// `window` narrowed to vehicles that have not expired now, and the retention period it
+    /// used: every read of the index goes through here, so none can return an expired vehicle.
+    fn live_window(&self, window: Window) -> (Window, i64) {
+        let retention_ms = self.retention_ms();
+        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
+        let after_ms = window.after_ms.map_or(cutoff_ms, |a| a.max(cutoff_ms));
+        (
+            Window {
+                after_ms: Some(after_ms),
+                ..window
+            },
+            retention_ms,
+        )
+    }
+
     /// Ranked matches, `offset`/`limit` paged, optionally only those that entered within
     /// `window`; expired vehicles never appear.
     pub fn search(
@@ -146,12 +161,7 @@ impl LiveSearch {
         limit: usize,
     ) -> SearchResult {
         let started = Instant::now();
-        let retention_ms = self.retention_ms();
-        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
-        let window = Window {
-            after_ms: Some(window.after_ms.map_or(cutoff_ms, |a| a.max(cutoff_ms))),
-            ..window
-        };
+        let (window, retention_ms) = self.live_window(window);
         let hits = self
             .read()
             .search(query, window, retention_ms, offset, limit);
@@ -164,27 +174,16 @@ impl LiveSearch {
     /// The live vehicle with this plate, from memory; `None` when the index cannot answer
     /// (plates shorter than three characters) and the database must be asked.
     pub fn find_plate(&self, plate: &str) -> Option<Option<Vehicle>> {
-        let retention_ms = self.retention_ms();
-        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
-        let window = Window {
-            after_ms: Some(cutoff_ms),
-            before_ms: None,
-        };
+        let (window, retention_ms) = self.live_window(Window::default());
         self.read().find_plate(plate, window, retention_ms)
     }
 
     /// Keyset listing over the index (see `Index::list`), live vehicles only.
     pub fn list(&self, filter: &crate::store::VehicleFilter) -> Vec<Vehicle> {
-        let retention_ms = self.retention_ms();
-        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
-        let window = Window {
-            after_ms: Some(
-                filter
-                    .entered_after
-                    .map_or(cutoff_ms, |a| a.timestamp_millis().max(cutoff_ms)),
-            ),
+        let (window, retention_ms) = self.live_window(Window {
+            after_ms: filter.entered_after.map(|a| a.timestamp_millis()),
             before_ms: filter.entered_before.map(|b| b.timestamp_millis()),
-        };
+        });
         let descending = filter.order == crate::store::ListOrder::EntryDesc;
         let after = filter.after.map(|c| (c.entry_ms, c.id));
         self.read().list(
@@ -231,11 +230,6 @@ impl LiveSearch {
             let mut index = self.write();
             ids.iter().filter_map(|&id| index.remove(id)).collect()
         };
-        self.publish_removed(gone);
-    }
-
-    pub fn cleared(&self) {
-        let gone = self.write().clear();
         self.publish_removed(gone);
     }
 

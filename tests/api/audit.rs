@@ -13,7 +13,13 @@ const NEW_NAME: &str = "Bartholomew Wexley";
 
 /// Performs every audited operation once, each with its own request id.
 async fn do_everything(app: &TestApp) {
-    let send = |method: Method, path: &str, id: &str, key: &str, body: Option<Value>| {
+    // One request with a request id, and the status it must get.
+    let step = |method: Method,
+                path: &'static str,
+                id: &'static str,
+                key: String,
+                body: Option<Value>,
+                status: u16| async move {
         let mut request = app
             .client
             .request(method, app.url(path))
@@ -22,109 +28,81 @@ async fn do_everything(app: &TestApp) {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send()
+        assert_eq!(request.send().await.unwrap().status(), status, "{id}");
     };
     let (op, admin) = (app.operator_key.clone(), app.admin_key.clone());
     let body =
         json!({"number_plate": PLATE, "contact_name": NAME, "phone_number": "+44 20 7946 0111"});
-    assert_eq!(
-        send(
-            Method::POST,
-            "/api/v1/vehicles",
-            "r-create",
-            &op,
-            Some(body)
-        )
-        .await
-        .unwrap()
-        .status(),
-        201
-    );
+    step(
+        Method::POST,
+        "/api/v1/vehicles",
+        "r-create",
+        op.clone(),
+        Some(body),
+        201,
+    )
+    .await;
     let patch = json!({"contact_name": NEW_NAME, "phone_number": "+44 20 7946 0222"});
-    assert_eq!(
-        send(
-            Method::PATCH,
-            "/api/v1/vehicles/AB12CDE",
-            "r-update",
-            &op,
-            Some(patch)
-        )
-        .await
-        .unwrap()
-        .status(),
-        200
-    );
-    assert_eq!(
-        send(
-            Method::DELETE,
-            "/api/v1/vehicles/AB12CDE",
-            "r-delete",
-            &op,
-            None
-        )
-        .await
-        .unwrap()
-        .status(),
-        204
-    );
+    step(
+        Method::PATCH,
+        "/api/v1/vehicles/AB12CDE",
+        "r-update",
+        op.clone(),
+        Some(patch),
+        200,
+    )
+    .await;
+    step(
+        Method::DELETE,
+        "/api/v1/vehicles/AB12CDE",
+        "r-delete",
+        op,
+        None,
+        204,
+    )
+    .await;
     let mut old = vehicle("PURGE9");
     old["entry_timestamp"] = json!(rfc3339(minutes_ago(120)));
     app.register_ok(&old).await;
     let retention = json!({"retention_hours": 1});
-    assert_eq!(
-        send(
-            Method::PUT,
-            "/api/v1/config/retention",
-            "r-retention",
-            &admin,
-            Some(retention)
-        )
-        .await
-        .unwrap()
-        .status(),
-        200
-    );
-    assert_eq!(
-        send(
-            Method::POST,
-            "/api/v1/maintenance/purge",
-            "r-purge",
-            &admin,
-            None
-        )
-        .await
-        .unwrap()
-        .status(),
-        200
-    );
-    assert_eq!(
-        send(
-            Method::POST,
-            "/api/v1/maintenance/backup",
-            "r-backup",
-            &admin,
-            None
-        )
-        .await
-        .unwrap()
-        .status(),
-        201
-    );
+    step(
+        Method::PUT,
+        "/api/v1/config/retention",
+        "r-retention",
+        admin.clone(),
+        Some(retention),
+        200,
+    )
+    .await;
+    step(
+        Method::POST,
+        "/api/v1/maintenance/purge",
+        "r-purge",
+        admin.clone(),
+        None,
+        200,
+    )
+    .await;
+    step(
+        Method::POST,
+        "/api/v1/maintenance/backup",
+        "r-backup",
+        admin.clone(),
+        None,
+        201,
+    )
+    .await;
     app.register_ok(&vehicle("CLEAR1")).await;
     let clear = json!({"confirm": true, "backup": false});
-    assert_eq!(
-        send(
-            Method::POST,
-            "/api/v1/maintenance/clear",
-            "r-clear",
-            &admin,
-            Some(clear)
-        )
-        .await
-        .unwrap()
-        .status(),
-        200
-    );
+    step(
+        Method::POST,
+        "/api/v1/maintenance/clear",
+        "r-clear",
+        admin,
+        Some(clear),
+        200,
+    )
+    .await;
     let ctx = parking::domain::AuditContext::command_line();
     let (key, _) = app
         .state

@@ -142,6 +142,11 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// GET with the operator key, answered with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
     pub async fn register(&self, body: &Value) -> Response {
         self.client
             .post(self.url("/api/v1/vehicles"))

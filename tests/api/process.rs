@@ -513,25 +513,18 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
     }
     let before = all_vehicles(&client, &server).await;
 
-    // A backup while the server keeps serving.
-    let (code, stdout, _) = run(&[
+    // A backup while the server keeps serving; the same command again must not overwrite it.
+    let backup_to_file = [
         "backup",
         "--out",
         backup.to_str().unwrap(),
         "--database",
         &url,
-    ])
-    .await;
+    ];
+    let (code, stdout, _) = run(&backup_to_file).await;
     assert_eq!(code, 0);
     assert_eq!(stdout.trim(), backup.to_str().unwrap());
-    let (code, _, stderr) = run(&[
-        "backup",
-        "--out",
-        backup.to_str().unwrap(),
-        "--database",
-        &url,
-    ])
-    .await;
+    let (code, _, stderr) = run(&backup_to_file).await;
     assert_ne!(code, 0, "an existing file is not overwritten: {stderr}");
 
     let later = json!({"number_plate": "AFTER1", "contact_name": "Too Late", "phone_number": "+44 20 7946 0958"});

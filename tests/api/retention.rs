@@ -32,14 +32,7 @@ async fn only_admins_change_it() {
     assert_eq!(response.status(), 200);
     let changed: Value = response.json().await.unwrap();
     assert_eq!(changed["retention_hours"], 12);
-    let read: Value = app
-        .get("/api/v1/config/retention")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json("/api/v1/config/retention").await;
     assert_eq!(read, changed);
 }
 
@@ -64,14 +57,7 @@ async fn out_of_range_or_non_integer_values_are_422_and_change_nothing() {
             .await;
         assert_eq!(response.status(), 200, "{hours}");
     }
-    let read: Value = app
-        .get("/api/v1/config/retention")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = app.get_json("/api/v1/config/retention").await;
     assert_eq!(read["retention_hours"], 8760);
 }
 

@@ -5,11 +5,11 @@
 //! for the vehicles and one for their audit entries, in one transaction; each caller hears
 //! back only after that transaction has committed.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::time::{from_ms, to_ms};
+use super::{time::to_ms, vehicles::stored_vehicle};
 use crate::{
     domain::{NewVehicle, Vehicle},
     store::{InsertAudit, StoreError, StoreResult},
@@ -113,19 +113,6 @@ async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<
     Ok(batch
         .iter()
         .zip(ids)
-        .map(|(r, (id, retention_ms))| {
-            let entry_ms = to_ms(r.vehicle.entry.at());
-            let now = from_ms(to_ms(r.now));
-            Vehicle {
-                id,
-                number_plate: r.vehicle.plate.as_str().to_owned(),
-                contact_name: r.vehicle.contact_name.as_str().to_owned(),
-                phone_number: r.vehicle.phone.as_str().to_owned(),
-                entry_time: from_ms(entry_ms),
-                expires_at: from_ms(entry_ms) + TimeDelta::milliseconds(retention_ms),
-                created_at: now,
-                updated_at: now,
-            }
-        })
+        .map(|(r, (id, retention_ms))| stored_vehicle(&r.vehicle, id, retention_ms, r.now))
         .collect())
 }

@@ -87,17 +87,28 @@ pub(super) async fn insert_one(
     let (id, retention_ms) = inserted?;
     audit::insert(&mut tx, &audit.created).await?;
     tx.commit().await?;
-    let now = from_ms(now_ms);
-    Ok(Vehicle {
+    Ok(stored_vehicle(vehicle, id, retention_ms, now))
+}
+
+/// The vehicle a registration stored, as both registration paths return it.
+pub(super) fn stored_vehicle(
+    vehicle: &NewVehicle,
+    id: i64,
+    retention_ms: i64,
+    now: DateTime<Utc>,
+) -> Vehicle {
+    let entry = from_ms(to_ms(vehicle.entry.at()));
+    let now = from_ms(to_ms(now));
+    Vehicle {
         id,
         number_plate: vehicle.plate.as_str().to_owned(),
         contact_name: vehicle.contact_name.as_str().to_owned(),
         phone_number: vehicle.phone.as_str().to_owned(),
-        entry_time: from_ms(entry_ms),
-        expires_at: from_ms(entry_ms) + TimeDelta::milliseconds(retention_ms),
+        entry_time: entry,
+        expires_at: entry + TimeDelta::milliseconds(retention_ms),
         created_at: now,
         updated_at: now,
-    })
+    }
 }
 
 /// Inserts the row; returns its id and the retention period in force (for `expires_at`), in
