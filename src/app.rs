@@ -1,10 +1,6 @@
 //! Builds the service from its settings: storage, services, router and listener.
 
-use std::{
-    future::Future,
-    net::SocketAddr,
-    sync::{Arc, atomic::AtomicUsize},
-};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
@@ -55,8 +51,8 @@ pub struct Services {
     pub websocket: WebSocketSettings,
     /// Cancelled when the server starts shutting down: live searches close with 1001.
     pub shutdown: CancellationToken,
-    /// Open live-search connections.
-    pub connections: Arc<AtomicUsize>,
+    /// Open live-search connections, in all and per key.
+    pub connections: http::ConnectionSlots,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: RateLimiter,
     /// Set when `PARKING_REDIS_URL` is: readiness checks it.
@@ -115,7 +111,10 @@ impl AppState {
             store,
             websocket: settings.websocket,
             shutdown: CancellationToken::new(),
-            connections: Arc::new(AtomicUsize::new(0)),
+            connections: http::ConnectionSlots::new(
+                settings.websocket.max_connections,
+                settings.websocket.max_connections_per_key,
+            ),
             metrics,
             rate_limiter,
             redis,
@@ -136,6 +135,9 @@ pub async fn open_store(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn Store>
         }
     }
 }
+
+/// How often the active API keys are read back from the database.
+const KEY_WATCH_PERIOD: Duration = Duration::from_millis(400);
 
 /// A service bound to its address and ready to run.
 pub struct App {
@@ -241,6 +243,10 @@ impl App {
         jobs.push(tokio::spawn(async move {
             live.sweep_expired(sweeper_stop).await
         }));
+        // Revocations and expiry made anywhere reach this process's cache and open
+        // connections within this period.
+        let keys = self.state.keys.clone();
+        jobs.push(tokio::spawn(keys.watch(KEY_WATCH_PERIOD, stopping.clone())));
         // Live searches are told first, so their connections close (1001) and the server's
         // graceful shutdown does not wait on them.
         let closing = self.state.shutdown.clone();
@@ -249,24 +255,25 @@ impl App {
             closing.cancel();
         };
         let address = self.local_addr();
+        let limits = http::server::ConnectionLimits {
+            header_read_timeout: self.settings.header_read_timeout,
+            per_address: self.settings.max_connections_per_address,
+            trusted_proxies: self.state.trusted_proxies.clone(),
+        };
         if let Some(listener) = self.metrics_listener {
             let router = http::metrics_router(self.state.clone());
             let stop = stopping.clone();
+            let limits = limits.clone();
             jobs.push(tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
+                let stopped = async move { stop.cancelled().await };
+                let served = http::server::serve(listener, router, limits, stopped).await;
                 if let Err(error) = served {
                     tracing::error!(%error, "the metrics server failed");
                 }
             }));
         }
         tracing::info!(%address, "listening");
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+        let served = http::server::serve(self.listener, self.router, limits, shutdown)
             .await
             .context("the HTTP server failed");
         stopping.cancel();

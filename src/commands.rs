@@ -7,16 +7,19 @@ use std::path::Path;
 use crate::{
     app::{App, AppState, open_store},
     config::{DatabaseUrl, Settings},
-    domain::{AuditContext, Role},
+    domain::{AuditContext, NewKeySpec, RawField, Role},
     search::{EventBus, LiveSearch},
     service::BackupTrigger,
-    store::sqlite,
+    store::{ApiKeyRecord, sqlite},
     telemetry,
 };
 
 /// `parking serve`: runs until SIGTERM or SIGINT, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
+    if let Some(limit) = crate::http::server::raise_open_file_limit() {
+        tracing::info!(limit, "open file limit");
+    }
     let mut app = App::build(&settings).await?;
     if let Some(key) = app.take_first_admin_key() {
         // Shown once, on standard error and never in the logs: only its hash is stored.
@@ -38,12 +41,21 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// `parking keys create`: prints the new key alone on standard output.
-pub async fn create_key(settings: Settings, role: Role, name: &str) -> anyhow::Result<()> {
+pub async fn create_key(
+    settings: Settings,
+    role: Role,
+    name: &str,
+    expires_at: Option<&str>,
+) -> anyhow::Result<()> {
+    let spec = NewKeySpec::parse(
+        RawField::Text(name),
+        RawField::Text(role.as_str()),
+        expires_at.map_or(RawField::Absent, RawField::Text),
+        chrono::Utc::now(),
+    )
+    .map_err(|errors| anyhow::anyhow!("{}", errors.summary()))?;
     let state = command_state(&settings).await?;
-    let created = state
-        .keys
-        .create(name, role, &AuditContext::command_line())
-        .await;
+    let created = state.keys.create(spec, &AuditContext::command_line()).await;
     state.store.close().await;
     let (record, secret) = created?;
     eprintln!(
@@ -59,26 +71,39 @@ pub async fn list_keys(settings: Settings) -> anyhow::Result<()> {
     let state = command_state(&settings).await?;
     let keys = state.keys.list().await?;
     state.store.close().await;
+    print_keys(&keys, chrono::Utc::now());
+    Ok(())
+}
+
+/// The key table of `keys list` and `restore`.
+fn print_keys(keys: &[ApiKeyRecord], now: chrono::DateTime<chrono::Utc>) {
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+    };
     println!(
-        "{:<6} {:<9} {:<25} {:<10} NAME",
-        "ID", "ROLE", "CREATED", "STATUS"
+        "{:<6} {:<9} {:<21} {:<21} {:<21} {:<8} NAME",
+        "ID", "ROLE", "CREATED", "EXPIRES", "LAST USED", "STATUS"
     );
     for key in keys {
-        let status = if key.revoked_at.is_some() {
-            "revoked"
-        } else {
-            "active"
+        let status = match (key.revoked_at, key.is_active(now)) {
+            (Some(_), _) => "revoked",
+            (None, false) => "expired",
+            (None, true) => "active",
         };
         println!(
-            "{:<6} {:<9} {:<25} {:<10} {}",
+            "{:<6} {:<9} {:<21} {:<21} {:<21} {:<8} {}",
             key.id,
             key.role,
-            key.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            time(Some(key.created_at)),
+            time(key.expires_at),
+            time(key.last_used_at),
             status,
             key.name
         );
     }
-    Ok(())
 }
 
 /// `parking keys revoke ID`: the key stops working at once.

@@ -38,6 +38,8 @@ pub struct RateLimit {
 pub struct WebSocketSettings {
     /// Connections beyond this are refused with 503 before the upgrade.
     pub max_connections: usize,
+    /// Connections of one API key beyond this are refused with 429 before the upgrade.
+    pub max_connections_per_key: usize,
     /// How often the server pings each connection.
     pub ping_interval: Duration,
     /// A connection that sends nothing (not even a pong) for this long is closed.
@@ -69,6 +71,10 @@ pub struct Settings {
     pub metrics_bind: Option<SocketAddr>,
     /// Requests taking longer get a 503.
     pub request_timeout: Duration,
+    /// A connection must send a request's complete headers within this time.
+    pub header_read_timeout: Duration,
+    /// Open connections per client address; `0`: no cap.
+    pub max_connections_per_address: usize,
 }
 
 /// The settings as read, before validation. Field names are the environment variables'
@@ -96,6 +102,7 @@ struct RawSettings {
     default_phone_region: String,
     log_format: LogFormat,
     ws_max_connections: usize,
+    ws_max_connections_per_key: usize,
     ws_ping_interval_secs: u64,
     ws_idle_timeout_secs: u64,
     #[serde(deserialize_with = "text")]
@@ -105,6 +112,8 @@ struct RawSettings {
     #[serde(default, deserialize_with = "optional_text")]
     metrics_bind: Option<String>,
     request_timeout_secs: u64,
+    header_read_timeout_secs: u64,
+    max_connections_per_address: usize,
 }
 
 impl Default for RawSettings {
@@ -125,12 +134,15 @@ impl Default for RawSettings {
             default_phone_region: "GB".into(),
             log_format: LogFormat::Json,
             ws_max_connections: 1000,
+            ws_max_connections_per_key: 100,
             ws_ping_interval_secs: 20,
             ws_idle_timeout_secs: 60,
             redis_prefix: "parking".into(),
             trusted_proxies: Vec::new(),
             metrics_bind: None,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 5,
+            max_connections_per_address: 256,
         }
     }
 }
@@ -220,6 +232,12 @@ impl RawSettings {
                 format!("PARKING_METRICS_BIND `{addr}` is not an address such as 127.0.0.1:9090")
             })?),
         };
+        if self.header_read_timeout_secs == 0 {
+            bail!("PARKING_HEADER_READ_TIMEOUT_SECS must be at least 1");
+        }
+        if self.ws_max_connections_per_key == 0 {
+            bail!("PARKING_WS_MAX_CONNECTIONS_PER_KEY must be at least 1");
+        }
         if self.request_timeout_secs == 0 {
             bail!("PARKING_REQUEST_TIMEOUT_SECS must be at least 1");
         }
@@ -251,6 +269,7 @@ impl RawSettings {
             log_format: self.log_format,
             websocket: WebSocketSettings {
                 max_connections: self.ws_max_connections,
+                max_connections_per_key: self.ws_max_connections_per_key,
                 ping_interval: Duration::from_secs(self.ws_ping_interval_secs),
                 idle_timeout: Duration::from_secs(self.ws_idle_timeout_secs),
             },
@@ -258,6 +277,8 @@ impl RawSettings {
             trusted_proxies,
             metrics_bind,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_connections_per_address: self.max_connections_per_address,
         })
     }
 }

@@ -29,6 +29,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
+    #[error("the request headers are too large: at most 100 headers and 32 KiB in all")]
+    HeadersTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("{0}")]
@@ -40,6 +42,9 @@ pub enum ApiError {
     UpgradeRequired,
     #[error("too many requests: retry in {0} s")]
     RateLimited(u64),
+    /// A per-caller limit other than the request rate; the text says which.
+    #[error("{0}")]
+    TooMany(String),
     #[error("the request took too long")]
     Timeout,
     /// The backup an operation depends on failed; the operation did nothing.
@@ -76,11 +81,12 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) | ApiError::BackupFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -56,6 +56,9 @@ enum KeysAction {
         role: RoleArg,
         #[arg(long)]
         name: String,
+        /// When the key stops working (RFC 3339, in the future); never, if omitted.
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<String>,
     },
     /// List keys (never their secrets).
     List,
@@ -107,9 +110,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file } => commands::restore(settings, &file).await,
         Command::Purge => commands::purge(settings).await,
         Command::Keys { action } => match action {
-            KeysAction::Create { role, name } => {
-                commands::create_key(settings, role.into(), &name).await
-            }
+            KeysAction::Create {
+                role,
+                name,
+                expires_at,
+            } => commands::create_key(settings, role.into(), &name, expires_at.as_deref()).await,
             KeysAction::List => commands::list_keys(settings).await,
             KeysAction::Revoke { id } => commands::revoke_key(settings, id).await,
         },

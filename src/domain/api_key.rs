@@ -1,9 +1,10 @@
 //! API keys: random secrets shown once, stored only as a hash.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::redacted_debug;
+use super::{FieldErrors, RawField, Role, redacted_debug, truncate_to_millis};
 
 const PREFIX: &str = "pk_";
 const SECRET_BYTES: usize = 32;
@@ -68,6 +69,54 @@ impl KeyName {
     }
 }
 
+/// A key about to be created: a name, a role and an optional expiry in the future.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKeySpec {
+    pub name: KeyName,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl NewKeySpec {
+    /// Parses every field, reporting each one that fails.
+    pub fn parse(
+        name: RawField<'_>,
+        role: RawField<'_>,
+        expires_at: RawField<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = errors.take("name", name.required().and_then(KeyName::parse));
+        let role = errors.take("role", role.required().and_then(str::parse));
+        let expires_at = errors.take(
+            "expires_at",
+            expires_at
+                .optional()
+                .and_then(|raw| raw.map(|raw| parse_expiry(raw, now)).transpose()),
+        );
+        match (name, role, expires_at) {
+            (Some(name), Some(role), Some(expires_at)) if errors.is_empty() => Ok(Self {
+                name,
+                role,
+                expires_at,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// An RFC 3339 time after `now`, kept to the millisecond like every stored time.
+fn parse_expiry(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let at = DateTime::parse_from_rfc3339(raw.trim())
+        .map_err(|_| "must be an RFC 3339 date-time such as 2027-01-01T00:00:00Z")?
+        .with_timezone(&Utc);
+    let at = truncate_to_millis(at);
+    if at <= now {
+        return Err("must be in the future".into());
+    }
+    Ok(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +136,37 @@ mod tests {
         assert_eq!(key.hash().as_str().len(), 64);
         assert!(!key.hash().as_str().contains("example"));
         assert!(!format!("{key:?}").contains("example"));
+    }
+
+    #[test]
+    fn a_key_spec_reports_every_bad_field_and_refuses_past_expiry() {
+        let now = Utc::now();
+        let errors = NewKeySpec::parse(
+            RawField::Text(" "),
+            RawField::Text("root"),
+            RawField::Text("2020-01-01T00:00:00Z"),
+            now,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = errors.into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "role", "expires_at"]);
+        let spec = NewKeySpec::parse(
+            RawField::Text("desk"),
+            RawField::Text("operator"),
+            RawField::Absent,
+            now,
+        )
+        .unwrap();
+        assert_eq!(spec.role, Role::Operator);
+        assert_eq!(spec.expires_at, None);
+        assert!(
+            NewKeySpec::parse(
+                RawField::Text("d"),
+                RawField::NotText,
+                RawField::Absent,
+                now
+            )
+            .is_err()
+        );
     }
 }

@@ -13,7 +13,7 @@ mod retention;
 mod role;
 mod vehicle;
 
-pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName};
+pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName, NewKeySpec};
 pub use audit::{AuditAction, AuditContext, AuditRecord, NewAuditEntry};
 pub use contact_name::ContactName;
 pub use entry_time::{EntryTime, truncate_to_millis};

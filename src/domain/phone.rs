@@ -26,6 +26,9 @@ pub struct PhoneNumber(String);
 redacted_debug!(PhoneNumber);
 
 const INVALID: &str = "is not a valid phone number";
+const LETTERS: &str = "must contain only digits, spaces and + - . ( ) /";
+/// What people write between the digits of a phone number.
+const PUNCTUATION: &[char] = &[' ', '+', '-', '.', '(', ')', '/', '\u{a0}'];
 
 impl PhoneNumber {
     pub fn parse(raw: &str, region: PhoneRegion) -> Result<Self, String> {
@@ -33,6 +36,14 @@ impl PhoneNumber {
         // The parser is not meant for arbitrarily long input; no real number is this long.
         if raw.is_empty() || raw.len() > 40 {
             return Err(INVALID.into());
+        }
+        // The parser reads letters as keypad digits (`0800 FLOWERS`); staff call the number
+        // that is stored, so only what was actually given as digits is accepted.
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || PUNCTUATION.contains(&c))
+        {
+            return Err(LETTERS.into());
         }
         let number = phonenumber::parse(Some(region.0), raw).map_err(|_| INVALID.to_owned())?;
         if !phonenumber::is_valid(&number) {
@@ -87,6 +98,20 @@ mod tests {
         ] {
             assert!(PhoneNumber::parse(raw, gb()).is_err(), "{raw} accepted");
         }
+    }
+
+    #[test]
+    fn letters_are_refused_rather_than_read_as_keypad_digits() {
+        for raw in [
+            "+44 20 79AB 0958",
+            "0800 FLOWERS",
+            "020 7946 O958",
+            "+44 20 7946 0958 ext 2",
+        ] {
+            assert_eq!(PhoneNumber::parse(raw, gb()).unwrap_err(), LETTERS, "{raw}");
+        }
+        assert!(PhoneNumber::parse("+44 (20) 7946-0958", gb()).is_ok());
+        assert!(PhoneNumber::parse("020/7946.0958", gb()).is_ok());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::{
 
 use crate::{
     app::AppState,
+    domain::ApiKeySecret,
     error::ApiError,
     http::{auth, client_ip::client_ip},
     ratelimit::Decision,
@@ -36,35 +37,61 @@ pub async fn api_guard(State(state): State<AppState>, request: Request, next: Ne
         .flatten();
     let presented = auth::presented_key(&parts)
         .or(query_key.as_deref())
-        .filter(|k| !k.is_empty());
-    let caller = match presented {
-        Some(key) => match state.keys.authenticate(key).await {
-            Ok(caller) => caller,
-            Err(error) => return ApiError::Internal(error.to_string()).into_response(),
+        .filter(|k| !k.is_empty())
+        .map(|key| ApiKeySecret::from_presented(key).hash());
+    let address_bucket = || format!("ip:{}", client_ip(&parts, &state.trusted_proxies));
+    // A key this process recognised recently costs nothing to check. Any
+    // other key is first charged to the client's address, so a stream of made-up keys is
+    // refused by the limiter before it costs a database lookup each.
+    let (caller, address_decision) = match presented {
+        None => (None, None),
+        Some(hash) => match state.keys.recognise_cached(&hash) {
+            Some(caller) => (Some(caller), None),
+            None => {
+                let decision = state.rate_limiter.check(&address_bucket()).await;
+                if let Some(decision) = decision.filter(|d| !d.allowed) {
+                    return refuse(&state, &decision);
+                }
+                state.metrics.key_lookup();
+                match state.keys.recognise(&hash).await {
+                    Ok(caller) => (caller, decision),
+                    Err(error) => return ApiError::Internal(error.to_string()).into_response(),
+                }
+            }
         },
-        None => None,
     };
     let bucket = match &caller {
         Some(caller) => format!("key:{}", caller.key_id),
-        None => format!("ip:{}", client_ip(&parts, &state.trusted_proxies)),
+        None => address_bucket(),
+    };
+    let decision = match (&caller, address_decision) {
+        // Without a valid key, the address's budget has been charged already.
+        (None, Some(decision)) => Some(decision),
+        _ => state.rate_limiter.check(&bucket).await,
     };
     parts.extensions.insert(Authenticated(caller));
-    parts.extensions.insert(Bucket(bucket.clone()));
-    let decision = state.rate_limiter.check(&bucket).await;
+    parts.extensions.insert(Bucket(bucket));
     let mut response = match decision {
-        Some(decision) if !decision.allowed => {
-            state.metrics.rate_limited();
-            let mut refused = ApiError::RateLimited(decision.retry_after_secs).into_response();
-            let seconds = HeaderValue::from(decision.retry_after_secs);
-            refused.headers_mut().insert(header::RETRY_AFTER, seconds);
-            refused
-        }
+        Some(decision) if !decision.allowed => return refuse(&state, &decision),
         _ => next.run(Request::from_parts(parts, body)).await,
     };
     if let Some(decision) = decision {
         add_headers(response.headers_mut(), &decision);
     }
     response
+}
+
+/// `429` with `Retry-After` and the `RateLimit-*` headers.
+fn refuse(state: &AppState, decision: &Decision) -> Response {
+    state.metrics.rate_limited();
+    let mut refused = ApiError::RateLimited(decision.retry_after_secs).into_response();
+    let headers = refused.headers_mut();
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(decision.retry_after_secs),
+    );
+    add_headers(headers, decision);
+    refused
 }
 
 fn add_headers(headers: &mut HeaderMap, decision: &Decision) {

@@ -29,6 +29,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_error)?;
+        // Syntax first, over the whole body: garbage after a valid value is malformed JSON
+        // (400), even when the value itself would also fail the shape check (422).
+        if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            return Err(syntax_error(&error));
+        }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(deserializer) {
             Ok(value) => Ok(JsonBody(value)),
@@ -63,14 +68,7 @@ fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError
     use serde_json::error::Category;
     let inner = error.inner();
     match inner.classify() {
-        Category::Syntax | Category::Eof | Category::Io => ApiError::BadRequest(
-            format!(
-                "the request body is not valid JSON (line {}, column {})",
-                inner.line(),
-                inner.column()
-            ),
-            Vec::new(),
-        ),
+        Category::Syntax | Category::Eof | Category::Io => syntax_error(inner),
         Category::Data => {
             let message = inner.to_string();
             let path = error.path().to_string();
@@ -93,6 +91,17 @@ fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError
             ApiError::Invalid(errors.summary(), errors.into_vec())
         }
     }
+}
+
+fn syntax_error(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(
+        format!(
+            "the request body is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+        Vec::new(),
+    )
 }
 
 /// A JSON value where text is expected. Anything else is kept as "not text" rather than

@@ -12,7 +12,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let parked = state.live.search(None, Window::default(), 0, 0).hits.total;
     let snapshot = Snapshot {
         vehicles_parked: parked as u64,
-        websocket_connections: state.connections.load(std::sync::atomic::Ordering::Acquire) as u64,
+        websocket_connections: state.connections.open() as u64,
         pools: state.store.pool_usage(),
     };
     let body = state.metrics.render(&snapshot);

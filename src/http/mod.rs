@@ -6,6 +6,7 @@ pub mod auth;
 mod client_ip;
 pub mod extract;
 mod health;
+mod keys;
 mod maintenance;
 mod metrics;
 pub mod openapi;
@@ -13,8 +14,11 @@ mod query_params;
 pub mod request_context;
 mod retention;
 mod search_ws;
+pub mod server;
 
 pub mod vehicles;
+
+pub use search_ws::ConnectionSlots;
 
 mod cors;
 
@@ -111,6 +115,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(retention::router())
         .merge(maintenance::router())
         .merge(audit::router())
+        .merge(keys::router())
         .merge(search_ws::router())
         .merge(health::router())
 }

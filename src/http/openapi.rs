@@ -17,11 +17,12 @@ pub const DOCS_PATH: &str = "/docs";
     ),
     modifiers(&Security),
     tags(
-                        (name = "vehicles", description = "Parked vehicles"),
+        (name = "vehicles", description = "Parked vehicles"),
         (name = "search", description = "Live search over WebSocket"),
         (name = "retention", description = "How long personal data is kept"),
         (name = "maintenance", description = "Purge, clear and backups (admin)"),
         (name = "audit", description = "Who did what, without personal data (admin)"),
+        (name = "keys", description = "API keys (admin)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

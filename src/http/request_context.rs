@@ -15,7 +15,7 @@ use axum::{
 };
 use tracing::Instrument;
 
-use crate::{app::AppState, error::ApiError};
+use crate::{app::AppState, error::ApiError, telemetry::metrics::method_label};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -38,6 +38,20 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
     ok.then(|| value.to_owned())
 }
 
+/// Header limits answered with a problem+json `431` (the listener's own, higher limits answer
+/// a bare one): as many headers, and as many bytes of them, as common proxies allow.
+const MAX_HEADERS: usize = 100;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+fn headers_too_large(headers: &axum::http::HeaderMap) -> bool {
+    headers.len() > MAX_HEADERS
+        || headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>()
+            > MAX_HEADER_BYTES
+}
+
 pub async fn request_context(
     State(state): State<AppState>,
     request: Request,
@@ -54,18 +68,23 @@ pub async fn request_context(
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
+    // Methods outside the known set are logged and counted as `other`: a client could
+    // otherwise mint a new metric series, or put anything into a log line, per request.
+    let method = method_label(request.method());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = %request.method(),
+        method,
         route = %route,
     );
-    let method = request.method().clone();
     let limit = state.request_timeout;
     // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
     // rows off half-way helps nobody.
     let timed = !route.starts_with("/api/v1/maintenance/");
     let handled = async move {
+        if headers_too_large(request.headers()) {
+            return ApiError::HeadersTooLarge.into_response();
+        }
         if !timed {
             return next.run(request).await;
         }
@@ -80,7 +99,7 @@ pub async fn request_context(
     let elapsed = started.elapsed().as_secs_f64();
     state
         .metrics
-        .http_request(method.as_str(), &route, response.status().as_u16(), elapsed);
+        .http_request(method, &route, response.status().as_u16(), elapsed);
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         tracing::info!(

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 pub use records::{
     ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
-    RetentionSetting, VehicleCursor, VehicleFilter,
+    RetentionSetting, Revocation, VehicleCursor, VehicleFilter,
 };
 
 /// Failures of the storage layer. Messages carry no stored values (plates, names, phones).
@@ -100,17 +100,27 @@ pub trait KeyStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
     ) -> StoreResult<ApiKeyRecord>;
-    /// The active (not revoked) key with this hash.
-    async fn find_active_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// The key with this hash if it is active (neither revoked nor expired) at `now`.
+    async fn find_active_api_key(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
+    /// Every key, revoked and expired ones included, by id.
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
-    /// Revokes a key; `false` when no active key has this id.
+    /// Every key active at `now`: what open connections are checked against.
+    async fn active_api_keys(&self, now: DateTime<Utc>) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes an active key, unless it is the last active admin key; the check and the
+    /// change are one transaction.
     async fn revoke_api_key(
         &self,
         id: i64,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<bool>;
-    async fn has_active_admin_key(&self) -> StoreResult<bool>;
+    ) -> StoreResult<Revocation>;
+    async fn has_active_admin_key(&self, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records when keys were last used (`(id, minute)` pairs); never moves a time back.
+    async fn record_key_use(&self, uses: &[(i64, DateTime<Utc>)]) -> StoreResult<()>;
     /// Makes `key` the one key managed through `PARKING_ADMIN_KEY`, revoking any previous one.
     /// `audit` is written only when the key is new.
     async fn ensure_env_admin_key(

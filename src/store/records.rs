@@ -38,6 +38,8 @@ pub struct NewApiKey {
     pub name: KeyName,
     pub role: Role,
     pub hash: ApiKeyHash,
+    /// After this instant the key is refused like a revoked one.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +48,27 @@ pub struct ApiKeyRecord {
     pub name: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// To the minute: uses are recorded at most once a minute per key.
+    pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRecord {
+    /// Neither revoked nor expired at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// No active key has this id.
+    NotFound,
+    /// The key is the last active admin key: revoking it would lock every admin out.
+    LastAdmin,
 }
 
 /// The audit entries of a registration: one for the new vehicle, and one written only if an

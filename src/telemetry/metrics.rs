@@ -1,9 +1,10 @@
 //! Prometheus metrics. Each app owns its recorder (no global state), so several apps in one
-//! process — tests — never mix their counts. Labels hold route templates and status codes,
-//! never a plate, a name, a phone number or a key.
+//! process — tests — never mix their counts. Every metric is named `parking_…` and described
+//! (`# HELP`), so `promtool check metrics` passes. Labels hold route templates, status codes
+//! and a bounded set of method names, never a plate, a name, a phone number or a key.
 
 use chrono::{DateTime, Utc};
-use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -14,6 +15,18 @@ const METADATA: Metadata<'static> = Metadata::new("parking", Level::INFO, None);
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+const HTTP_REQUESTS: &str = "parking_http_requests_total";
+const HTTP_DURATION: &str = "parking_http_request_duration_seconds";
+const RATE_LIMITED: &str = "parking_rate_limited_requests_total";
+const RATE_LIMIT_BACKEND_ERRORS: &str = "parking_rate_limit_backend_errors_total";
+const KEY_LOOKUPS: &str = "parking_api_key_lookups_total";
+const PURGE_RUNS: &str = "parking_purge_runs_total";
+const PURGED: &str = "parking_purge_deleted_vehicles_total";
+const BACKUP_LAST_SUCCESS: &str = "parking_backup_last_success_timestamp_seconds";
+const VEHICLES_PARKED: &str = "parking_vehicles_parked";
+const WEBSOCKETS: &str = "parking_websocket_connections";
+const DB_POOL: &str = "parking_db_pool_connections";
 
 /// Values read when the metrics are scraped rather than counted as they happen.
 pub struct Snapshot {
@@ -44,14 +57,60 @@ impl Metrics {
         let builder = PrometheusBuilder::new();
         // Only fails for an empty bucket list.
         let builder = builder
-            .set_buckets_for_metric(
-                Matcher::Full("http_request_duration_seconds".into()),
-                &LATENCY_BUCKETS,
-            )
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), &LATENCY_BUCKETS)
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        Self { recorder, handle }
+        let metrics = Self { recorder, handle };
+        metrics.describe();
+        metrics
+    }
+
+    fn describe(&self) {
+        let r = &self.recorder;
+        let counters = [
+            (
+                HTTP_REQUESTS,
+                "HTTP requests answered, by method, route template and status.",
+            ),
+            (
+                RATE_LIMITED,
+                "Requests and live-search frames refused by the rate limit.",
+            ),
+            (
+                RATE_LIMIT_BACKEND_ERRORS,
+                "Rate-limit calls to Redis that failed; the in-memory limiter decided instead.",
+            ),
+            (
+                KEY_LOOKUPS,
+                "API keys looked up in the database because this instance had not recognised them recently.",
+            ),
+            (PURGE_RUNS, "Retention purge runs."),
+            (PURGED, "Vehicles deleted by the retention purge."),
+        ];
+        for (name, help) in counters {
+            r.describe_counter(name.into(), None, help.into());
+        }
+        r.describe_histogram(
+            HTTP_DURATION.into(),
+            Some(Unit::Seconds),
+            "Time to answer HTTP requests, by method, route template and status.".into(),
+        );
+        let gauges = [
+            (
+                BACKUP_LAST_SUCCESS,
+                "Unix time of the last backup written and verified by this instance.",
+            ),
+            (
+                VEHICLES_PARKED,
+                "Vehicles parked now (expired ones excluded).",
+            ),
+            (WEBSOCKETS, "Open live-search WebSocket connections."),
+            (DB_POOL, "Database connections by pool and state."),
+        ];
+        for (name, help) in gauges {
+            r.describe_gauge(name.into(), None, help.into());
+        }
     }
 
     fn counter(&self, name: &'static str, labels: Vec<Label>, by: u64) {
@@ -66,64 +125,74 @@ impl Metrics {
             .set(value);
     }
 
-    pub fn http_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// `method` is bounded by the caller (`method_label`); `route` is a template.
+    pub fn http_request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         let labels = || {
             vec![
-                Label::new("method", method.to_owned()),
+                Label::new("method", method),
                 Label::new("route", route.to_owned()),
                 Label::new("status", status.to_string()),
             ]
         };
-        self.counter("http_requests_total", labels(), 1);
+        self.counter(HTTP_REQUESTS, labels(), 1);
         self.recorder
-            .register_histogram(
-                &Key::from_parts("http_request_duration_seconds", labels()),
-                &METADATA,
-            )
+            .register_histogram(&Key::from_parts(HTTP_DURATION, labels()), &METADATA)
             .record(seconds);
     }
 
     pub fn rate_limited(&self) {
-        self.counter("rate_limited_requests_total", Vec::new(), 1);
+        self.counter(RATE_LIMITED, Vec::new(), 1);
     }
 
     /// Redis could not be asked; the local limiter decided instead.
     pub fn rate_limit_backend_error(&self) {
-        self.counter("rate_limit_backend_errors_total", Vec::new(), 1);
+        self.counter(RATE_LIMIT_BACKEND_ERRORS, Vec::new(), 1);
+    }
+
+    pub fn key_lookup(&self) {
+        self.counter(KEY_LOOKUPS, Vec::new(), 1);
     }
 
     pub fn purge_run(&self, deleted: u64) {
-        self.counter("purge_runs_total", Vec::new(), 1);
-        self.counter("purge_deleted_vehicles_total", Vec::new(), deleted);
+        self.counter(PURGE_RUNS, Vec::new(), 1);
+        self.counter(PURGED, Vec::new(), deleted);
     }
 
     pub fn backup_written(&self, at: DateTime<Utc>) {
-        self.gauge(
-            "backup_last_success_timestamp_seconds",
-            Vec::new(),
-            at.timestamp() as f64,
-        );
+        self.gauge(BACKUP_LAST_SUCCESS, Vec::new(), at.timestamp() as f64);
     }
 
     /// The Prometheus text exposition, with the scrape-time values set first.
     pub fn render(&self, now: &Snapshot) -> String {
-        self.gauge("vehicles_parked", Vec::new(), now.vehicles_parked as f64);
-        self.gauge(
-            "websocket_connections",
-            Vec::new(),
-            now.websocket_connections as f64,
-        );
+        self.gauge(VEHICLES_PARKED, Vec::new(), now.vehicles_parked as f64);
+        self.gauge(WEBSOCKETS, Vec::new(), now.websocket_connections as f64);
         for pool in &now.pools {
             let labels = |state: &'static str| {
                 vec![Label::new("pool", pool.pool), Label::new("state", state)]
             };
-            self.gauge("db_pool_connections", labels("idle"), f64::from(pool.idle));
+            self.gauge(DB_POOL, labels("idle"), f64::from(pool.idle));
             self.gauge(
-                "db_pool_connections",
+                DB_POOL,
                 labels("busy"),
                 f64::from(pool.size.saturating_sub(pool.idle)),
             );
         }
         self.handle.render()
+    }
+}
+
+/// The `method` label: the methods the service answers, and `other` for anything else, so
+/// that made-up methods cannot create new series.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }

@@ -104,12 +104,12 @@ async fn do_everything(app: &TestApp) {
     )
     .await;
     let ctx = parking::domain::AuditContext::command_line();
-    let (key, _) = app
-        .state
-        .keys
-        .create("temp", parking::domain::Role::Operator, &ctx)
-        .await
-        .unwrap();
+    let spec = parking::domain::NewKeySpec {
+        name: parking::domain::KeyName::parse("temp").unwrap(),
+        role: parking::domain::Role::Operator,
+        expires_at: None,
+    };
+    let (key, _) = app.state.keys.create(spec, &ctx).await.unwrap();
     app.state.keys.revoke(key.id, &ctx).await.unwrap();
 }
 

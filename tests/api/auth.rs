@@ -6,7 +6,7 @@ use parking::{
     http::auth::Admin,
 };
 
-use crate::helpers::{assert_problem, spawn_app, vehicle};
+use crate::helpers::{assert_problem, create_key, spawn_app, vehicle};
 
 #[tokio::test]
 async fn requests_without_a_valid_key_are_401_with_a_challenge() {
@@ -65,12 +65,7 @@ async fn operators_may_do_everything_with_vehicles() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_at_once() {
     let app = spawn_app().await;
-    let (record, secret) = app
-        .state
-        .keys
-        .create("temp", Role::Operator, &AuditContext::system())
-        .await
-        .unwrap();
+    let (record, secret) = create_key(&app.state, "temp", Role::Operator).await;
     let request = || {
         app.client
             .get(app.url("/api/v1/vehicles"))

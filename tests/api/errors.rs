@@ -7,7 +7,16 @@ use crate::helpers::{assert_problem, error_fields, spawn_app, vehicle};
 #[tokio::test]
 async fn malformed_json_is_400() {
     let app = spawn_app().await;
-    for body in ["{bad", "", "{\"number_plate\": \"AB12\",}", "\u{feff}{}"] {
+    for body in [
+        "{bad",
+        "",
+        "{\"number_plate\": \"AB12\",}",
+        "\u{feff}{}",
+        // Garbage after a complete value is malformed too, whatever the value holds.
+        "{\"a\": 1}}",
+        "{\"number_plate\": \"AB12\", \"contact_name\": \"Ada\", \"phone_number\": \"+442079460958\"} x",
+        "{} {}",
+    ] {
         let response = app.post_raw(body, Some("application/json")).await;
         let problem = assert_problem(response, 400).await;
         assert!(

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use parking::{
     app::{App, AppState},
     config::{Overrides, Settings},
-    domain::{ApiKeySecret, AuditContext, Role},
+    domain::{ApiKeySecret, AuditContext, KeyName, NewKeySpec, Role},
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -58,11 +58,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .without_background_jobs();
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
-    let (_, operator) = state
-        .keys
-        .create("front desk", Role::Operator, &AuditContext::system())
-        .await
-        .unwrap();
+    let (_, operator) = create_key(&state, "front desk", Role::Operator).await;
     let shutdown = CancellationToken::new();
     let stopped = shutdown.clone();
     tokio::spawn(app.run_until_stopped(async move { stopped.cancelled().await }));
@@ -77,6 +73,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         shutdown,
         _dir: dir,
     }
+}
+
+/// Creates a key directly through the service, as the system; returns it with its secret.
+pub async fn create_key(
+    state: &AppState,
+    name: &str,
+    role: Role,
+) -> (parking::store::ApiKeyRecord, ApiKeySecret) {
+    let spec = NewKeySpec {
+        name: KeyName::parse(name).unwrap(),
+        role,
+        expires_at: None,
+    };
+    state
+        .keys
+        .create(spec, &AuditContext::system())
+        .await
+        .unwrap()
 }
 
 /// A registration body with valid defaults.

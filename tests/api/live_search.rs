@@ -4,63 +4,15 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
+    connect_async,
     tungstenite::{Message, client::IntoClientRequest, protocol::frame::coding::CloseCode},
 };
 
-use crate::helpers::{TestApp, assert_problem, minutes_ago, rfc3339, spawn_app, spawn_app_with};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn connect(app: &TestApp) -> Socket {
-    let mut request = app.ws_url().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("X-API-Key", app.operator_key.parse().unwrap());
-    connect_async(request).await.unwrap().0
-}
-
-async fn send(ws: &mut Socket, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-}
-
-/// The next JSON frame (pings are answered by the client library and skipped).
-async fn next(ws: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("the connection ended")
-            .unwrap();
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// Proves that nothing else was pushed: the next frame after a ping is its pong.
-async fn assert_nothing_pushed(ws: &mut Socket) {
-    send(ws, json!({"type": "ping"})).await;
-    assert_eq!(next(ws).await, json!({"type": "pong"}));
-}
-
-async fn search(ws: &mut Socket, id: &str, query: &str, limit: u64) -> Value {
-    send(
-        ws,
-        json!({"type": "search", "id": id, "query": query, "limit": limit}),
-    )
-    .await;
-    let results = next(ws).await;
-    assert_eq!(results["type"], "results");
-    assert_eq!(results["id"], id);
-    results
-}
+use crate::{
+    helpers::{TestApp, assert_problem, minutes_ago, rfc3339, spawn_app, spawn_app_with},
+    ws::{assert_nothing_pushed, connect, expect_close, next, search},
+};
 
 fn plates(items: &Value) -> Vec<&str> {
     items
@@ -320,24 +272,6 @@ async fn bad_frames_get_errors_and_the_connection_stays_usable() {
     assert_nothing_pushed(&mut ws).await;
 }
 
-async fn expect_close(ws: &mut Socket, code: CloseCode) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no close frame")
-        {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                assert_eq!(frame.code, code);
-                return;
-            }
-            other @ (Some(Ok(Message::Close(None))) | None | Some(Err(_))) => {
-                panic!("closed without a code: {other:?}")
-            }
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
 #[tokio::test]
 async fn frames_over_4_kib_close_with_1009() {
     let app = spawn_app().await;
@@ -385,12 +319,7 @@ async fn idle_connections_are_pinged_and_dead_ones_closed() {
 /// Polls (bounded, 10 s) the server's count of open live-search connections.
 async fn open_connections_reach(app: &TestApp, expected: usize) -> bool {
     for _ in 0..500 {
-        if app
-            .state
-            .connections
-            .load(std::sync::atomic::Ordering::Acquire)
-            == expected
-        {
+        if app.state.connections.open() == expected {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

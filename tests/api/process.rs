@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::{Value, json};
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     process::{Child, Command},
     sync::oneshot,
 };
@@ -43,7 +43,16 @@ async fn start(db: &Path, admin_key: Option<&str>) -> Server {
 }
 
 async fn start_with(db: &Path, admin_key: Option<&str>, env: &[(&str, &str)]) -> Server {
-    let mut command = parking();
+    start_command(parking(), db, admin_key, env).await
+}
+
+/// Starts `command` (the `parking` binary, or a wrapper that runs it) as `parking serve`.
+async fn start_command(
+    mut command: Command,
+    db: &Path,
+    admin_key: Option<&str>,
+    env: &[(&str, &str)],
+) -> Server {
     // These tests send bursts with one key; a test's own settings win.
     command
         .env("PARKING_RATE_LIMIT_PER_SEC", "0")
@@ -632,4 +641,52 @@ async fn purge_runs_from_the_command_line() {
     let (code, _, stderr) = run(&["purge", "--database", &url]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("deleted 0 expired vehicle(s)"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_server_out_of_file_descriptors_recovers_once_slow_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    // 256 descriptors, no per-address cap: 300 clients that never finish their headers use up
+    // every descriptor the server has.
+    let mut limited = Command::new("prlimit");
+    limited
+        .arg("--nofile=256:256")
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_parking"))
+        .env_clear()
+        .kill_on_drop(true);
+    let server = start_command(
+        limited,
+        &dir.path().join("parking.db"),
+        Some(KEY),
+        &[
+            ("PARKING_HEADER_READ_TIMEOUT_SECS", "2"),
+            ("PARKING_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+        ],
+    )
+    .await;
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await {
+            let _ = stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await;
+            slow.push(stream);
+        }
+    }
+    // Each slow client is cut off after the header deadline, and the server accepts again.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let health = client.get(server.url("/health/live")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let (code, stdout, _) = server.stop().await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.iter().any(|line| line.contains("cannot accept a connection")),
+        "the descriptors never ran out, so this test proved nothing"
+    );
+    drop(slow);
 }

@@ -1,7 +1,7 @@
 //! POST /api/v1/vehicles.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, error_fields, minutes_ago, rfc3339, spawn_app, vehicle};
 
@@ -102,6 +102,30 @@ async fn a_single_invalid_field_is_named_in_the_detail() {
         "phone_number is not a valid phone number"
     );
     assert_eq!(error_fields(&problem), ["phone_number"]);
+}
+
+#[tokio::test]
+async fn letters_in_a_phone_number_are_refused_not_turned_into_digits() {
+    let app = spawn_app().await;
+    for phone in [
+        "+44 20 79AB 0958",
+        "0800 FLOWERS",
+        "+1 800 MY APPLE",
+        "020 7946 O958",
+    ] {
+        let mut body = vehicle("PH0NE1");
+        body["phone_number"] = json!(phone);
+        let problem = assert_problem(app.register(&body).await, 422).await;
+        assert_eq!(error_fields(&problem), ["phone_number"], "{phone}");
+        let mut patch = json!({"phone_number": phone});
+        app.register_ok(&vehicle("PH0NE2")).await;
+        let problem = assert_problem(app.patch_vehicle("PH0NE2", &patch).await, 422).await;
+        assert_eq!(error_fields(&problem), ["phone_number"], "{phone}");
+        patch["phone_number"] = json!("+44 (20) 7946-0958");
+        assert_eq!(app.patch_vehicle("PH0NE2", &patch).await.status(), 200);
+        assert_eq!(app.delete_vehicle("PH0NE2").await.status(), 204);
+    }
+    assert_eq!(app.get_vehicle("PH0NE1").await.status(), 404);
 }
 
 #[tokio::test]
@@ -242,4 +266,53 @@ async fn concurrent_registrations_with_duplicates_get_exactly_one_201_per_plate(
     assert_eq!(created.len(), 20, "one audit entry per stored vehicle");
     let listed = app.list_ok(&[("limit", "500")]).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 20);
+}
+
+/// Group commit writes many registrations with one statement; each `201` must describe the
+/// vehicle of its own request, never a neighbour in the same group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_201_of_a_group_commit_describes_its_own_vehicle() {
+    let app = spawn_app().await;
+    let mut requests = Vec::new();
+    for i in 0..200 {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/api/v1/vehicles"),
+            app.operator_key.clone(),
+        );
+        requests.push(tokio::spawn(async move {
+            let body = json!({
+                "number_plate": format!("gc-{i:03}"),
+                "contact_name": format!("Driver {i}"),
+                "phone_number": format!("+44 20 7946 0{i:03}"),
+            });
+            let response = client
+                .post(url)
+                .header("X-API-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            (i, response.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for request in requests {
+        let (i, created) = request.await.unwrap();
+        assert_eq!(created["number_plate"], format!("GC{i:03}"));
+        assert_eq!(created["contact_name"], format!("Driver {i}"));
+        assert_eq!(created["phone_number"], format!("+44207946{i:04}"));
+        let stored: Value = app
+            .get_vehicle(&format!("GC{i:03}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored, created, "the 201 and a later GET disagree");
+        assert!(
+            ids.insert(created["id"].as_i64().unwrap()),
+            "an id answered twice"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use tokio::{
 use super::protocol::{self, ClientFrame, MAX_FRAME_BYTES, ServerFrame};
 use crate::{
     app::AppState,
-    domain::Vehicle,
+    domain::{Role, Vehicle},
     http::vehicles::dto::VehicleBody,
     search::{Query, Searchable, VehicleEvent, Window},
 };
@@ -27,6 +27,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Close codes (RFC 6455 §7.4.1).
 const GOING_AWAY: u16 = 1001;
 const PROTOCOL_ERROR: u16 = 1002;
+const POLICY_VIOLATION: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 
 /// The search a connection is subscribed to.
@@ -59,27 +60,36 @@ enum End {
     Overloaded,
 }
 
+/// The key that opened the connection. Its permission is checked for the connection's whole
+/// life, not only at the upgrade.
+pub struct Owner {
+    pub key_id: i64,
+    pub authenticated_at: Instant,
+    /// The caller's rate-limit bucket: every search and ping frame takes from the same budget
+    /// as the caller's HTTP requests.
+    pub bucket: Option<String>,
+}
+
 struct Session {
     state: AppState,
     queue: mpsc::Sender<Message>,
     subscription: Option<Subscription>,
-    /// The caller's rate-limit bucket: every search frame takes from the same budget as the
-    /// caller's HTTP requests.
     bucket: Option<String>,
 }
 
-pub async fn run(socket: WebSocket, state: AppState, bucket: Option<String>) {
+pub async fn run(socket: WebSocket, state: AppState, owner: Owner) {
     let (sink, mut incoming) = socket.split();
     let (queue, outgoing) = mpsc::channel(SEND_QUEUE);
     let mut writer = tokio::spawn(write_all(sink, outgoing));
     let settings = state.websocket;
     let shutdown = state.shutdown.clone();
     let mut events = state.live.subscribe();
+    let mut keys = state.keys.active_keys();
     let mut session = Session {
         state,
         queue,
         subscription: None,
-        bucket,
+        bucket: owner.bucket,
     };
     let mut ping = tokio::time::interval_at(
         Instant::now() + settings.ping_interval,
@@ -99,6 +109,17 @@ pub async fn run(socket: WebSocket, state: AppState, bucket: Option<String>) {
                 }
             },
             event = events.recv() => session.on_event(event),
+            Ok(()) = keys.changed() => {
+                let active = keys.borrow_and_update().clone();
+                // A read that began before this connection authenticated may not know its key.
+                if active.taken_at > owner.authenticated_at
+                    && !active.allows(owner.key_id, Role::Operator)
+                {
+                    Err(End::Close(POLICY_VIOLATION, "the API key was revoked or has expired"))
+                } else {
+                    Ok(())
+                }
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= settings.idle_timeout {
                     Err(End::Close(GOING_AWAY, "idle for too long"))
@@ -200,10 +221,20 @@ impl Session {
             return Err(End::Close(TOO_BIG, "frames are limited to 4 KiB"));
         }
         match protocol::parse(&text) {
-            Ok(ClientFrame::Ping) => self.send_frame(&ServerFrame::Pong),
+            Ok(ClientFrame::Ping) => match self.over_budget().await {
+                Some(retry_after) => {
+                    let message = format!("too many frames: retry in {retry_after} s");
+                    self.send_frame(&ServerFrame::Error {
+                        id: &Value::Null,
+                        code: "rate_limited",
+                        message: &message,
+                    })
+                }
+                None => self.send_frame(&ServerFrame::Pong),
+            },
             Ok(ClientFrame::Search { id, query, limit }) => {
                 if let Some(retry_after) = self.over_budget().await {
-                    let message = format!("too many searches: retry in {retry_after} s");
+                    let message = format!("too many frames: retry in {retry_after} s");
                     return self.send_frame(&ServerFrame::Error {
                         id: &id,
                         code: "rate_limited",

@@ -5,6 +5,8 @@
 //! for the vehicles and one for their audit entries, in one transaction; each caller hears
 //! back only after that transaction has committed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
@@ -87,13 +89,25 @@ async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<
             .push_bind(to_ms(r.now))
             .push_bind(to_ms(r.now));
     });
-    vehicles
-        .push(" RETURNING id, (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)");
+    vehicles.push(
+        " RETURNING number_plate, id, \
+         (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
+    );
     // `fetch_all`: every row of a RETURNING statement is read, so the statement finishes.
-    let ids: Vec<(i64, i64)> = vehicles.build_query_as().fetch_all(&mut *tx).await?;
-    if ids.len() != batch.len() {
+    // SQLite does not promise RETURNING rows in insertion order, so each row is matched to
+    // its registration by plate (unique within a committed batch).
+    let rows: Vec<(String, i64, i64)> = vehicles.build_query_as().fetch_all(&mut *tx).await?;
+    let mut stored: HashMap<String, (i64, i64)> = rows
+        .into_iter()
+        .map(|(plate, id, retention_ms)| (plate, (id, retention_ms)))
+        .collect();
+    let matched: Option<Vec<(i64, i64)>> = batch
+        .iter()
+        .map(|r| stored.remove(r.vehicle.plate.as_str()))
+        .collect();
+    let Some(ids) = matched.filter(|_| stored.is_empty()) else {
         return Err(StoreError::Database(sqlx::Error::RowNotFound));
-    }
+    };
     let mut audit = QueryBuilder::<Sqlite>::new(
         "INSERT INTO audit_logs (ts_ms, action, entity, entity_id, actor, request_id, details) ",
     );
@@ -109,7 +123,6 @@ async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<
     });
     audit.build().execute(&mut *tx).await?;
     tx.commit().await?;
-    // RETURNING yields rows in insertion order.
     Ok(batch
         .iter()
         .zip(ids)

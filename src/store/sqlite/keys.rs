@@ -9,8 +9,14 @@ use super::{
 };
 use crate::{
     domain::{NewAuditEntry, Role},
-    store::{ApiKeyRecord, KeyStore, NewApiKey, StoreResult},
+    store::{ApiKeyRecord, KeyStore, NewApiKey, Revocation, StoreResult},
 };
+
+/// The columns `KeyRow` reads.
+const COLUMNS: &str = "id, name, role, created_ms, expires_ms, last_used_ms, revoked_ms";
+
+/// Active at `?1` (now, in ms): not revoked, not expired.
+const ACTIVE: &str = "revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1)";
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
@@ -18,6 +24,8 @@ struct KeyRow {
     name: String,
     role: String,
     created_ms: i64,
+    expires_ms: Option<i64>,
+    last_used_ms: Option<i64>,
     revoked_ms: Option<i64>,
 }
 
@@ -26,13 +34,21 @@ impl From<KeyRow> for ApiKeyRecord {
         ApiKeyRecord {
             id: row.id,
             name: row.name,
-            // The table's CHECK constraint admits only the two role names; the least
+            // The table's CHECK constraint admits only known role names; the least
             // privileged role is the safe reading of anything else.
             role: row.role.parse().unwrap_or(Role::Operator),
             created_at: from_ms(row.created_ms),
+            expires_at: row.expires_ms.map(from_ms),
+            last_used_at: row.last_used_ms.map(from_ms),
             revoked_at: row.revoked_ms.map(from_ms),
         }
     }
+}
+
+fn select(condition: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE {condition} ORDER BY id"
+    ))
 }
 
 #[async_trait]
@@ -45,12 +61,14 @@ impl KeyStore for SqliteStore {
     ) -> StoreResult<ApiKeyRecord> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
-            "INSERT INTO api_keys (name, role, key_hash, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO api_keys (name, role, key_hash, created_ms, expires_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .bind(key.name.as_str())
         .bind(key.role.as_str())
         .bind(key.hash.as_str())
         .bind(to_ms(now))
+        .bind(key.expires_at.map(to_ms))
         .execute(&mut *tx)
         .await?;
         let id = inserted.last_insert_rowid();
@@ -64,27 +82,35 @@ impl KeyStore for SqliteStore {
             name: key.name.as_str().to_owned(),
             role: key.role,
             created_at: from_ms(to_ms(now)),
+            expires_at: key.expires_at.map(|at| from_ms(to_ms(at))),
+            last_used_at: None,
             revoked_at: None,
         })
     }
 
-    async fn find_active_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
-        let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT id, name, role, created_ms, revoked_ms FROM api_keys \
-             WHERE key_hash = ?1 AND revoked_ms IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.reader)
-        .await?;
+    async fn find_active_api_key(
+        &self,
+        key_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let row: Option<KeyRow> = sqlx::query_as(select(&format!("key_hash = ?2 AND {ACTIVE}")))
+            .bind(to_ms(now))
+            .bind(key_hash)
+            .fetch_optional(&self.reader)
+            .await?;
         Ok(row.map(ApiKeyRecord::from))
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT id, name, role, created_ms, revoked_ms FROM api_keys ORDER BY id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows: Vec<KeyRow> = sqlx::query_as(select("1")).fetch_all(&self.reader).await?;
+        Ok(rows.into_iter().map(ApiKeyRecord::from).collect())
+    }
+
+    async fn active_api_keys(&self, now: DateTime<Utc>) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows: Vec<KeyRow> = sqlx::query_as(select(ACTIVE))
+            .bind(to_ms(now))
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.into_iter().map(ApiKeyRecord::from).collect())
     }
 
@@ -93,29 +119,67 @@ impl KeyStore for SqliteStore {
         id: i64,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Revocation> {
+        let now_ms = to_ms(now);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let revoked =
-            sqlx::query("UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL")
-                .bind(id)
-                .bind(to_ms(now))
-                .execute(&mut *tx)
-                .await?;
-        if revoked.rows_affected() == 0 {
-            return Ok(false);
+        let role: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT role FROM api_keys WHERE id = ?2 AND {ACTIVE}"
+        )))
+        .bind(now_ms)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(role) = role else {
+            return Ok(Revocation::NotFound);
+        };
+        if role == Role::Admin.as_str() {
+            let other_admins: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM api_keys WHERE role = 'admin' AND id <> ?2 AND {ACTIVE}"
+            )))
+            .bind(now_ms)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if other_admins == 0 {
+                return Ok(Revocation::LastAdmin);
+            }
         }
+        sqlx::query("UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
         audit::insert(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Revocation::Revoked)
     }
 
-    async fn has_active_admin_key(&self) -> StoreResult<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_ms IS NULL LIMIT 1",
-        )
+    async fn has_active_admin_key(&self, now: DateTime<Utc>) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM api_keys WHERE role = 'admin' AND {ACTIVE} LIMIT 1"
+        )))
+        .bind(to_ms(now))
         .fetch_optional(&self.reader)
         .await?;
         Ok(found.is_some())
+    }
+
+    async fn record_key_use(&self, uses: &[(i64, DateTime<Utc>)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for &(id, at) in uses {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_ms = max(coalesce(last_used_ms, 0), ?2) WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(to_ms(at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn ensure_env_admin_key(

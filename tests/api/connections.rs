@@ -1,0 +1,113 @@
+//! The listener's limits: header deadline, connections per address, oversized headers.
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+
+fn server_addr(app: &TestApp) -> SocketAddr {
+    app.address.trim_start_matches("http://").parse().unwrap()
+}
+
+/// Connects from a chosen loopback address (127.0.0.0/8 is all ours).
+async fn connect_from(app: &TestApp, from: [u8; 4]) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from((from, 0))).unwrap();
+    socket.connect(server_addr(app)).await.unwrap()
+}
+
+/// Whether the server has closed `stream` within `within` (EOF or reset on read).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn health_over(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn a_client_that_sends_headers_slowly_is_cut_off_and_others_are_served() {
+    let app = spawn_app_with(|s| s.header_read_timeout = Duration::from_secs(1)).await;
+    let mut slow = connect_from(&app, [127, 0, 0, 1]).await;
+    let started = tokio::time::Instant::now();
+    let trickle = async {
+        for byte in b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: " {
+            if slow.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), trickle).await;
+    assert!(closed_within(&mut slow, Duration::from_secs(3)).await, "still open");
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(4), "held for {held:?}");
+    assert_eq!(app.public_get("/health/live").await.status(), 200);
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_than_its_share_of_connections() {
+    let app = spawn_app_with(|s| s.max_connections_per_address = 4).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from(&app, [127, 0, 0, 3]).await);
+    }
+    // Proves the four are open and served, not just queued.
+    let mut fifth = connect_from(&app, [127, 0, 0, 3]).await;
+    assert!(closed_within(&mut fifth, Duration::from_secs(2)).await);
+    let mut other = connect_from(&app, [127, 0, 0, 4]).await;
+    assert!(health_over(&mut other).await.starts_with("HTTP/1.1 200"));
+    let mut first = held.remove(0);
+    assert!(health_over(&mut first).await.starts_with("HTTP/1.1 200"));
+    drop(first);
+    // A slot freed is a slot taken again.
+    let mut again = None;
+    for _ in 0..50 {
+        let mut stream = connect_from(&app, [127, 0, 0, 3]).await;
+        let answer = health_over(&mut stream).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            again = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "the freed slot never came back");
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_a_problem_431() {
+    let app = spawn_app().await;
+    let mut many = app.client.get(app.url("/api/v1/vehicles"));
+    for i in 0..150 {
+        many = many.header(format!("x-filler-{i}"), "1");
+    }
+    let problem = assert_problem(many.send().await.unwrap(), 431).await;
+    assert!(problem["detail"].as_str().unwrap().contains("headers"));
+    let large = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-filler", "a".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(large, 431).await;
+    // Ordinary requests are untouched.
+    assert_eq!(app.public_get("/health/live").await.status(), 200);
+}
