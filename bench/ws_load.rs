@@ -5,6 +5,11 @@
 //! own CPU time, so a reader can tell the client was not the bottleneck.
 //!
 //!   cargo run --release --example ws_load -- URL KEY CONNECTIONS SECONDS
+//!
+//! With a fifth argument `idle`, each connection instead subscribes to one search and then
+//! stays silent (answering the server's pings) for SECONDS: the shape of a desk left open. It
+//! prints `{"idle_connected": N}` once every connection is subscribed, so the caller can
+//! measure the server's memory while they are held.
 
 use std::time::{Duration, Instant};
 
@@ -44,21 +49,45 @@ impl Rng {
     }
 }
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(url: String, key: &str) -> Option<Socket> {
+    let mut request = url.into_client_request().ok()?;
+    request.headers_mut().insert("X-API-Key", key.parse().ok()?);
+    connect_async(request).await.ok().map(|(ws, _)| ws)
+}
+
+/// Subscribes to one search, reports in, then holds the connection silently until `until`.
+async fn idle(
+    url: String,
+    key: String,
+    until: Instant,
+    subscribed: tokio::sync::mpsc::Sender<bool>,
+) {
+    let Some(mut ws) = open(url, &key).await else {
+        let _ = subscribed.send(false).await;
+        return;
+    };
+    let frame = r#"{"type":"search","id":"idle","query":"ZZ9","limit":1}"#;
+    let ok = ws.send(Message::Text(frame.into())).await.is_ok()
+        && matches!(ws.next().await, Some(Ok(Message::Text(_))));
+    let _ = subscribed.send(ok).await;
+    let hold = tokio::time::sleep_until(until.into());
+    tokio::pin!(hold);
+    loop {
+        tokio::select! {
+            () = &mut hold => break,
+            // Reading answers the server's pings.
+            message = ws.next() => if message.is_none() { return },
+        }
+    }
+    let _ = ws.close(None).await;
+}
+
 async fn connection(url: String, key: String, seed: u64, until: Instant) -> Samples {
     let mut samples = Samples::default();
-    let mut request = match url.into_client_request() {
-        Ok(request) => request,
-        Err(_) => {
-            return Samples {
-                errors: 1,
-                ..Samples::default()
-            };
-        }
-    };
-    if let Ok(value) = key.parse() {
-        request.headers_mut().insert("X-API-Key", value);
-    }
-    let Ok((mut ws, _)) = connect_async(request).await else {
+    let Some(mut ws) = open(url, &key).await else {
         return Samples {
             errors: 1,
             ..Samples::default()
@@ -100,6 +129,34 @@ async fn connection(url: String, key: String, seed: u64, until: Instant) -> Samp
     samples
 }
 
+async fn hold_idle(url: &str, key: &str, connections: u64, until: Instant) {
+    let (subscribed, mut reports) = tokio::sync::mpsc::channel(1024);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        tasks.push(tokio::spawn(idle(
+            url.to_owned(),
+            key.to_owned(),
+            until,
+            subscribed.clone(),
+        )));
+        // A gentle ramp: the listen backlog is finite.
+        tokio::task::yield_now().await;
+    }
+    drop(subscribed);
+    let (mut connected, mut reported) = (0u64, 0u64);
+    while let Some(ok) = reports.recv().await {
+        connected += u64::from(ok);
+        reported += 1;
+        if reported == connections {
+            break;
+        }
+    }
+    println!("{{\"idle_connected\": {connected}}}");
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -129,14 +186,22 @@ fn cpu_seconds() -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, key, connections, seconds] = args.as_slice() else {
-        eprintln!("usage: ws_load URL KEY CONNECTIONS SECONDS");
-        std::process::exit(2);
+    let (url, key, connections, seconds, mode) = match args.as_slice() {
+        [_, url, key, connections, seconds] => (url, key, connections, seconds, None),
+        [_, url, key, connections, seconds, mode] => (url, key, connections, seconds, Some(mode)),
+        _ => {
+            eprintln!("usage: ws_load URL KEY CONNECTIONS SECONDS [idle]");
+            std::process::exit(2);
+        }
     };
     let connections: u64 = connections.parse().unwrap_or(1);
     let duration = Duration::from_secs(seconds.parse().unwrap_or(10));
     let started = Instant::now();
     let until = started + duration;
+    if mode.is_some_and(|m| m == "idle") {
+        hold_idle(url, key, connections, until).await;
+        return;
+    }
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
             tokio::spawn(connection(

@@ -125,12 +125,14 @@ impl AppState {
 }
 
 /// Opens the database the settings name, running its migrations.
-pub async fn open_store(database: &DatabaseUrl) -> anyhow::Result<Arc<dyn Store>> {
-    match database {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    match &settings.database {
         DatabaseUrl::Sqlite(path) => {
-            let store = SqliteStore::open(path).await.with_context(|| {
-                format!("cannot open the SQLite database at {}", path.display())
-            })?;
+            let store = SqliteStore::open_with(path, settings.sqlite_synchronous)
+                .await
+                .with_context(|| {
+                    format!("cannot open the SQLite database at {}", path.display())
+                })?;
             Ok(Arc::new(store))
         }
     }
@@ -163,7 +165,7 @@ impl App {
                     .context("cannot start: another server holds the database")?,
             ),
         };
-        let store = open_store(&settings.database).await?;
+        let store = open_store(settings).await?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
         let live = LiveSearch::load(store.clone(), EventBus::in_process())
             .await

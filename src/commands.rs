@@ -34,7 +34,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `parking migrate`: brings the schema up to date and exits.
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     telemetry::init_for_command();
-    let store = open_store(&settings.database).await?;
+    let store = open_store(&settings).await?;
     store.close().await;
     eprintln!("database schema is up to date");
     Ok(())
@@ -118,7 +118,7 @@ pub async fn revoke_key(settings: Settings, id: i64) -> anyhow::Result<()> {
 
 async fn command_state(settings: &Settings) -> anyhow::Result<AppState> {
     telemetry::init_for_command();
-    let store = open_store(&settings.database).await?;
+    let store = open_store(settings).await?;
     // One-shot commands do not search, so they skip loading the index.
     let retention = store.retention().await?.period;
     let live = LiveSearch::new(retention, EventBus::in_process());
@@ -167,21 +167,48 @@ pub async fn backup(settings: Settings, out: Option<&Path>) -> anyhow::Result<()
     Ok(())
 }
 
-/// `parking restore FILE`: replaces the database with a verified backup, keeping the old
-/// one aside. Refused while a server holds the database.
-pub async fn restore(settings: Settings, file: &Path) -> anyhow::Result<()> {
+/// `parking restore FILE`: replaces the database with a verified backup. Refused while a
+/// server holds the database. The database it replaces is first saved as a backup like any
+/// other (so the same retention rules delete it), unless `discard_current` says to drop it.
+pub async fn restore(settings: Settings, file: &Path, discard_current: bool) -> anyhow::Result<()> {
     telemetry::init_for_command();
     let DatabaseUrl::Sqlite(database) = &settings.database;
-    let kept = sqlite::restore(database, file)
+    sqlite::verify_file(file)
         .await
         .with_context(|| format!("cannot restore {}", file.display()))?;
+    let _lock = sqlite::DatabaseLock::acquire(database)
+        .context("cannot restore while a server uses the database")?;
+    let kept = if database.exists() && !discard_current {
+        let state = command_state(&settings).await?;
+        let backup = state
+            .backups
+            .create(BackupTrigger::BeforeRestore, &AuditContext::command_line())
+            .await;
+        state.store.close().await;
+        Some(backup.context(
+            "cannot back up the current database before replacing it; \
+             pass --discard-current to replace it without a backup",
+        )?)
+    } else {
+        sqlite::discard_database(database)?;
+        None
+    };
+    sqlite::replace_database(database, file)
+        .await
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    let state = command_state(&settings).await?;
+    let keys = state.keys.list().await;
+    state.store.close().await;
     match kept {
-        Some(path) => eprintln!(
-            "restored; the replaced database is kept at {}",
-            path.display()
+        Some(backup) => eprintln!(
+            "restored; the replaced database was saved as the backup {} (deleted, like every \
+             backup, once the retention period has passed)",
+            backup.path.display()
         ),
-        None => eprintln!("restored"),
+        None => eprintln!("restored; the replaced database was discarded"),
     }
+    eprintln!("API keys in the restored database (every active one can call the service):");
+    print_keys(&keys?, chrono::Utc::now());
     Ok(())
 }
 

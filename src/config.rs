@@ -10,7 +10,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ApiKeySecret, PhoneRegion};
+use crate::{
+    domain::{ApiKeySecret, PhoneRegion},
+    store::sqlite::Synchronous,
+};
 
 /// Where the data lives, from `PARKING_DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Open connections per client address; `0`: no cap.
     pub max_connections_per_address: usize,
+    /// When a SQLite commit is on disk: `full` (default) survives power loss.
+    pub sqlite_synchronous: Synchronous,
 }
 
 /// The settings as read, before validation. Field names are the environment variables'
@@ -114,6 +119,7 @@ struct RawSettings {
     request_timeout_secs: u64,
     header_read_timeout_secs: u64,
     max_connections_per_address: usize,
+    sqlite_synchronous: Synchronous,
 }
 
 impl Default for RawSettings {
@@ -143,6 +149,7 @@ impl Default for RawSettings {
             request_timeout_secs: 30,
             header_read_timeout_secs: 5,
             max_connections_per_address: 256,
+            sqlite_synchronous: Synchronous::Full,
         }
     }
 }
@@ -279,6 +286,7 @@ impl RawSettings {
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
             max_connections_per_address: self.max_connections_per_address,
+            sqlite_synchronous: self.sqlite_synchronous,
         })
     }
 }
@@ -372,6 +380,9 @@ mod tests {
         assert_eq!(s.purge_interval, Duration::from_secs(60));
         assert_eq!(s.backup_interval, Some(Duration::from_secs(86_400)));
         assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.sqlite_synchronous, Synchronous::Full);
+        assert_eq!(s.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(s.websocket.max_connections_per_key, 100);
     }
 
     #[test]
@@ -397,6 +408,7 @@ mod tests {
                 "bind = \"127.0.0.1:7000\"\nlog_format = \"pretty\"\n",
             )?;
             jail.set_env("PARKING_BIND", "127.0.0.1:7001");
+            jail.set_env("PARKING_SQLITE_SYNCHRONOUS", "normal");
             jail.set_env("PARKING_ADMIN_KEY", "12345678901234567890");
             jail.set_env(
                 "PARKING_CORS_ORIGINS",
@@ -409,6 +421,7 @@ mod tests {
             .map_err(|e| e.to_string())?;
             assert_eq!(s.bind.to_string(), "127.0.0.1:7001");
             assert_eq!(s.log_format, LogFormat::Pretty);
+            assert_eq!(s.sqlite_synchronous, Synchronous::Normal);
             assert_eq!(
                 s.admin_key.map(|k| k.expose().to_owned()).as_deref(),
                 Some("12345678901234567890")

@@ -37,8 +37,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Replace the database with a backup (refused while a server uses it).
-    Restore { file: PathBuf },
+    /// Replace the database with a backup (refused while a server uses it). The database it
+    /// replaces is saved as a backup first.
+    Restore {
+        file: PathBuf,
+        /// Delete the current database instead of saving it as a backup first.
+        #[arg(long)]
+        discard_current: bool,
+    },
     /// Run the retention purge once.
     Purge,
     /// Manage API keys.
@@ -107,7 +113,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { .. } => commands::serve(settings).await,
         Command::Migrate => commands::migrate(settings).await,
         Command::Backup { out } => commands::backup(settings, out.as_deref()).await,
-        Command::Restore { file } => commands::restore(settings, &file).await,
+        Command::Restore {
+            file,
+            discard_current,
+        } => commands::restore(settings, &file, discard_current).await,
         Command::Purge => commands::purge(settings).await,
         Command::Keys { action } => match action {
             KeysAction::Create {

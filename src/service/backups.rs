@@ -5,6 +5,7 @@ use std::{
     fs::File,
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -13,7 +14,7 @@ use serde_json::json;
 use super::ServiceError;
 use crate::{
     domain::{AuditAction, AuditContext},
-    store::{Store, StoreError},
+    store::{Store, StoreError, private_files},
     telemetry::metrics::Metrics,
 };
 
@@ -27,6 +28,7 @@ pub enum BackupTrigger {
     Manual,
     Scheduled,
     BeforeClear,
+    BeforeRestore,
     CommandLine,
 }
 
@@ -36,6 +38,7 @@ impl BackupTrigger {
             BackupTrigger::Manual => "manual",
             BackupTrigger::Scheduled => "scheduled",
             BackupTrigger::BeforeClear => "pre-clear",
+            BackupTrigger::BeforeRestore => "pre-restore",
             BackupTrigger::CommandLine => "cli",
         }
     }
@@ -57,6 +60,17 @@ pub struct BackupService {
     dir: PathBuf,
     keep: usize,
     metrics: Arc<Metrics>,
+    /// Held while a backup is written: each takes a consistent copy of the whole database,
+    /// so two at once would only compete for the disk.
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// How writing a backup under a name ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Done,
+    /// Another writer published a file with this name first.
+    NameTaken,
 }
 
 impl BackupService {
@@ -66,20 +80,29 @@ impl BackupService {
             dir,
             keep: keep as usize,
             metrics,
+            running: Arc::default(),
         }
     }
 
-    /// Writes a verified backup into the backup folder.
+    /// Writes a verified backup into the backup folder. Backups are taken one at a time by
+    /// this process; a name another process took first is skipped, never overwritten.
     pub async fn create(
         &self,
         trigger: BackupTrigger,
         ctx: &AuditContext,
     ) -> Result<BackupInfo, ServiceError> {
-        std::fs::create_dir_all(&self.dir).map_err(StoreError::from)?;
-        let now = Utc::now();
-        let file = format!("{PREFIX}{}-{}{SUFFIX}", now.format(STAMP), trigger.as_str());
-        let path = self.dir.join(&file);
-        self.write(&path, now).await?;
+        let _one_at_a_time = self.running.lock().await;
+        private_files::create_dir(&self.dir).map_err(StoreError::from)?;
+        let (path, now) = loop {
+            let now = Utc::now();
+            let file = format!("{PREFIX}{}-{}{SUFFIX}", now.format(STAMP), trigger.as_str());
+            let path = self.dir.join(&file);
+            match self.write(&path, now).await? {
+                Written::Done => break (path, now),
+                // Names are stamped to the millisecond: the next millisecond is free.
+                Written::NameTaken => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        };
         let info = describe(&path).ok_or(ServiceError::Store(StoreError::Corrupt(
             "the backup vanished".into(),
         )))?;
@@ -89,11 +112,15 @@ impl BackupService {
 
     /// Writes a verified backup to a path of the operator's choosing; refuses to overwrite.
     pub async fn create_at(&self, path: &Path, ctx: &AuditContext) -> Result<u64, ServiceError> {
+        let taken = || ServiceError::Conflict("the backup target already exists");
         if path.exists() {
-            return Err(ServiceError::Conflict("the backup target already exists"));
+            return Err(taken());
         }
+        let _one_at_a_time = self.running.lock().await;
         let now = Utc::now();
-        self.write(path, now).await?;
+        if self.write(path, now).await? == Written::NameTaken {
+            return Err(taken());
+        }
         let size_bytes = std::fs::metadata(path).map_err(StoreError::from)?.len();
         let file = path
             .file_name()
@@ -111,9 +138,10 @@ impl BackupService {
         Ok(size_bytes)
     }
 
-    /// Copy to a temporary name, verify, make durable, then rename: a backup file that
-    /// exists is always complete.
-    async fn write(&self, path: &Path, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    /// Copies to a private temporary file of its own, verifies it, makes it durable, then
+    /// links it under its name — which fails rather than replace a file that exists. A backup
+    /// file that exists is always complete.
+    async fn write(&self, path: &Path, now: DateTime<Utc>) -> Result<Written, ServiceError> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -122,23 +150,21 @@ impl BackupService {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let staging = dir.join(format!(".{name}.partial"));
+        let staging = dir.join(format!(".{name}.{}.partial", ulid::Ulid::new()));
+        private_files::create_new(&staging).map_err(StoreError::from)?;
+        let published = match self.store.backup_to(&staging, now).await {
+            Ok(()) => publish(&staging, path),
+            Err(error) => Err(error),
+        };
         let _ = std::fs::remove_file(&staging);
-        let written = self.store.backup_to(&staging, now).await;
-        if let Err(error) = written {
-            let _ = std::fs::remove_file(&staging);
-            return Err(error.into());
+        let written = published?;
+        if written == Written::Done {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(StoreError::from)?;
+            self.metrics.backup_written(now);
         }
-        let durable = File::open(&staging)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| std::fs::rename(&staging, path))
-            .and_then(|()| File::open(dir)?.sync_all());
-        if let Err(error) = durable {
-            let _ = std::fs::remove_file(&staging);
-            return Err(StoreError::from(error).into());
-        }
-        self.metrics.backup_written(now);
-        Ok(())
+        Ok(written)
     }
 
     async fn audit(
@@ -194,6 +220,16 @@ impl BackupService {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Makes the verified copy durable and links it under `path`, unless that name is taken.
+fn publish(staging: &Path, path: &Path) -> Result<Written, StoreError> {
+    File::open(staging)?.sync_all()?;
+    match std::fs::hard_link(staging, path) {
+        Ok(()) => Ok(Written::Done),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Written::NameTaken),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! The backend is chosen from the database URL at start-up; nothing above this module knows
 //! which one it talks to.
 
+pub mod private_files;
 mod records;
 pub mod sqlite;
 
@@ -167,7 +168,8 @@ pub trait MaintenanceStore: Send + Sync + 'static {
         limit: u32,
         audit: &mut BatchAudit,
     ) -> StoreResult<Vec<i64>>;
-    /// Writes a consistent copy of the live database to `target` (which must not exist),
-    /// without vehicles already expired at `now`, and verifies it.
+    /// Writes a consistent copy of the live database to `target` (an empty file the caller
+    /// created, so it decides the permissions), without vehicles already expired at `now`,
+    /// and verifies it.
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;
 }

@@ -162,3 +162,92 @@ async fn backups_older_than_the_retention_period_are_deleted() {
     assert!(!two_hours.exists());
     assert!(fresh_path.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_backups_each_succeed_with_a_file_of_their_own() {
+    let app = spawn_app().await;
+    app.register_ok(&vehicle("CONC1")).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/api/v1/maintenance/backup"),
+            app.admin_key.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut files = Vec::new();
+            for _ in 0..8 {
+                let response = client
+                    .post(&url)
+                    .header("X-API-Key", &key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                let body: Value = response.json().await.unwrap();
+                files.push(body["file"].as_str().unwrap().to_owned());
+            }
+            files
+        }));
+    }
+    let mut files = std::collections::HashSet::new();
+    for client in clients {
+        for file in client.await.unwrap() {
+            assert!(files.insert(file.clone()), "{file} answered twice");
+        }
+    }
+    let listed = app
+        .admin_json(reqwest::Method::GET, "/api/v1/maintenance/backups")
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 24);
+    for file in &files {
+        parking::store::sqlite::verify_file(&app.backup_dir.join(file))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_database_and_its_backups_are_readable_by_the_service_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let app = spawn_app().await;
+    app.register_ok(&vehicle("PRIV1")).await;
+    let backup = app
+        .admin_json(reqwest::Method::POST, "/api/v1/maintenance/backup")
+        .await;
+    let db = &app.db_path;
+    let sibling = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+    for path in [
+        db.clone(),
+        sibling("-wal"),
+        sibling("-shm"),
+        sibling(".lock"),
+    ] {
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    assert_eq!(mode(&app.backup_dir), 0o700);
+    let file = app.backup_dir.join(backup["file"].as_str().unwrap());
+    assert_eq!(mode(&file), 0o600);
+}
+
+#[tokio::test]
+async fn a_database_with_loose_permissions_is_narrowed_when_opened() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let store = parking::store::sqlite::SqliteStore::open(&db)
+        .await
+        .unwrap();
+    parking::store::Store::close(&store).await;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = parking::store::sqlite::SqliteStore::open(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    parking::store::Store::close(&store).await;
+}

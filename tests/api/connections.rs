@@ -56,7 +56,10 @@ async fn a_client_that_sends_headers_slowly_is_cut_off_and_others_are_served() {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(3), trickle).await;
-    assert!(closed_within(&mut slow, Duration::from_secs(3)).await, "still open");
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(3)).await,
+        "still open"
+    );
     let held = started.elapsed();
     assert!(held < Duration::from_secs(4), "held for {held:?}");
     assert_eq!(app.public_get("/health/live").await.status(), 200);

@@ -26,14 +26,14 @@ struct Server {
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
-fn parking() -> Command {
+pub fn parking() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parking"));
     // Only what each test sets: the developer's own PARKING_* variables must not leak in.
     command.env_clear().kill_on_drop(true);
     command
 }
 
-fn database_url(path: &Path) -> String {
+pub fn database_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
@@ -328,8 +328,17 @@ async fn the_first_start_prints_an_admin_key_once() {
     );
 }
 
-async fn run(args: &[&str]) -> (i32, String, String) {
-    let output = parking().args(args).output().await.unwrap();
+pub async fn run(args: &[&str]) -> (i32, String, String) {
+    run_with(args, &[]).await
+}
+
+pub async fn run_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = parking()
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8(output.stdout).unwrap(),
@@ -539,7 +548,19 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
     let later = json!({"number_plate": "AFTER1", "contact_name": "Too Late", "phone_number": "+44 20 7946 0958"});
     assert_eq!(register(&client, &server, KEY, &later).await.status(), 201);
 
-    let (code, _, stderr) = run(&["restore", backup.to_str().unwrap(), "--database", &url]).await;
+    let backups = dir.path().join("backups");
+    let env = [("PARKING_BACKUP_DIR", backups.to_str().unwrap())];
+    let restore = |file: PathBuf| {
+        let url = url.clone();
+        async move {
+            run_with(
+                &["restore", file.to_str().unwrap(), "--database", &url],
+                &env,
+            )
+            .await
+        }
+    };
+    let (code, _, stderr) = restore(backup.clone()).await;
     assert_ne!(code, 0);
     assert!(stderr.contains("a server is using"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1);
@@ -547,19 +568,43 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
 
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, b"not a database at all").unwrap();
-    let (code, _, stderr) = run(&["restore", garbage.to_str().unwrap(), "--database", &url]).await;
+    let (code, _, stderr) = restore(garbage).await;
     assert_ne!(code, 0, "{stderr}");
 
-    let (code, _, stderr) = run(&["restore", backup.to_str().unwrap(), "--database", &url]).await;
+    let (code, stdout, stderr) = restore(backup.clone()).await;
     assert_eq!(code, 0, "{stderr}");
-    let kept = std::fs::read_dir(dir.path())
+    // The replaced database is a backup like any other: private, verified, rotated.
+    let saved: Vec<PathBuf> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let saved = &saved[0];
+    assert!(saved.to_str().unwrap().ends_with("-pre-restore.db"));
+    assert!(stderr.contains(saved.to_str().unwrap()), "{stderr}");
+    assert_eq!(mode(saved), 0o600);
+    assert_eq!(mode(&db), 0o600);
+    let check = database_url(&dir.path().join("check.db"));
+    let (code, _, stderr) = run(&["restore", saved.to_str().unwrap(), "--database", &check]).await;
+    assert_eq!(code, 0, "the saved database is a valid backup: {stderr}");
+    let mut saved_rows = crate::helpers::open_file(&dir.path().join("check.db")).await;
+    let after: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM vehicles WHERE number_plate = 'AFTER1'")
+            .fetch_one(&mut saved_rows)
+            .await
+            .unwrap();
+    assert_eq!(after, 1, "the saved database holds what the backup did not");
+    let left_behind: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .find(|n| {
-            n.starts_with("live.db.replaced-") && !n.ends_with("-wal") && !n.ends_with("-shm")
-        })
-        .expect("the replaced database is kept aside");
-    assert!(stderr.contains(&kept), "{stderr}");
+        .filter(|n| n.contains("replaced") || n.contains("restoring") || n.starts_with("live.db-"))
+        .collect();
+    assert!(left_behind.is_empty(), "{left_behind:?}");
+    // The keys the restored database lets in are listed.
+    assert!(
+        stdout.contains("PARKING_ADMIN_KEY") && stdout.contains("active"),
+        "{stdout}"
+    );
 
     let server = start(&db, Some(KEY)).await;
     assert_eq!(
@@ -568,6 +613,11 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
         "the same rows as when backed up"
     );
     server.stop().await;
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[tokio::test]
@@ -669,7 +719,9 @@ async fn a_server_out_of_file_descriptors_recovers_once_slow_clients_are_cut_off
     let mut slow = Vec::new();
     for _ in 0..300 {
         if let Ok(mut stream) = tokio::net::TcpStream::connect(&address).await {
-            let _ = stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await;
+            let _ = stream
+                .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+                .await;
             slow.push(stream);
         }
     }
@@ -685,7 +737,9 @@ async fn a_server_out_of_file_descriptors_recovers_once_slow_clients_are_cut_off
     let (code, stdout, _) = server.stop().await;
     assert_eq!(code, Some(0));
     assert!(
-        stdout.iter().any(|line| line.contains("cannot accept a connection")),
+        stdout
+            .iter()
+            .any(|line| line.contains("cannot accept a connection")),
         "the descriptors never ran out, so this test proved nothing"
     );
     drop(slow);

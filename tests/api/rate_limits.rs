@@ -225,3 +225,24 @@ async fn searches_over_the_websocket_count_against_the_same_budget() {
         "HTTP shares the spent budget"
     );
 }
+
+#[tokio::test]
+async fn pings_over_the_websocket_count_against_the_budget_too() {
+    use crate::ws::{connect, next, send};
+
+    let app = spawn_app_with(limited(1, 3)).await;
+    // The upgrade takes one request from the budget, leaving two.
+    let mut ws = connect(&app).await;
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        send(&mut ws, serde_json::json!({"type": "ping"})).await;
+        let frame = next(&mut ws).await;
+        answers.push(
+            frame["code"]
+                .as_str()
+                .unwrap_or(frame["type"].as_str().unwrap())
+                .to_owned(),
+        );
+    }
+    assert_eq!(answers, ["pong", "pong", "rate_limited"]);
+}

@@ -4,10 +4,12 @@
 
 use std::{
     fs::{File, OpenOptions, TryLockError},
-    path::{Path, PathBuf},
+    os::unix::fs::OpenOptionsExt,
+    path::Path,
 };
 
-use crate::store::{StoreError, StoreResult};
+use super::with_suffix;
+use crate::store::{StoreError, StoreResult, private_files};
 
 #[derive(Debug)]
 pub struct DatabaseLock {
@@ -17,14 +19,15 @@ pub struct DatabaseLock {
 impl DatabaseLock {
     /// Takes the lock, or fails at once when another process holds it.
     pub fn acquire(database: &Path) -> StoreResult<Self> {
-        if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        if let Some(dir) = database.parent() {
+            private_files::create_dir(dir)?;
         }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(lock_path(database))?;
+            .mode(private_files::FILE_MODE)
+            .open(with_suffix(database, ".lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
             Err(TryLockError::WouldBlock) => Err(StoreError::Io(std::io::Error::new(
@@ -34,10 +37,4 @@ impl DatabaseLock {
             Err(TryLockError::Error(error)) => Err(StoreError::Io(error)),
         }
     }
-}
-
-fn lock_path(database: &Path) -> PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
 }

@@ -115,7 +115,8 @@ impl MaintenanceStore for SqliteStore {
     }
 }
 
-/// `PRAGMA integrity_check` must answer exactly `ok`, and the file must hold our schema.
+/// `PRAGMA integrity_check` must answer exactly `ok`, and the file must hold exactly our
+/// schema.
 async fn check_integrity(conn: &mut SqliteConnection) -> StoreResult<()> {
     let report: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut *conn)
@@ -126,18 +127,7 @@ async fn check_integrity(conn: &mut SqliteConnection) -> StoreResult<()> {
             report.len()
         )));
     }
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-         AND name IN ('vehicles', 'system_config', 'audit_logs', 'api_keys', '_sqlx_migrations')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if tables != 5 {
-        return Err(StoreError::Corrupt(
-            "the file is not a parking database".into(),
-        ));
-    }
-    Ok(())
+    super::schema::check(conn).await
 }
 
 /// Verifies a backup file without changing it.

@@ -10,13 +10,14 @@ mod keys;
 mod lock;
 mod maintenance;
 mod restore;
+mod schema;
 mod settings;
 mod time;
 mod vehicles;
 
 pub use lock::DatabaseLock;
 pub use maintenance::verify_file;
-pub use restore::restore;
+pub use restore::{discard_database, replace_database};
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -28,7 +29,7 @@ use sqlx::{
     },
 };
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, private_files};
 use crate::telemetry::metrics::PoolUsage;
 
 /// Readers beyond this add memory without adding throughput on small machines.
@@ -44,19 +45,45 @@ pub struct SqliteStore {
     registrations: batch::Registrations,
 }
 
+/// When a commit is on disk. Both survive a crash of the process (even `SIGKILL`); only `Full`
+/// survives a power cut or a kernel crash, at the price of an fsync per commit (per group of
+/// registrations, with group commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// `PRAGMA synchronous = FULL`: the WAL is synced at every commit.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: the WAL is synced at checkpoints only.
+    Normal,
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the database file, durable across power loss, and brings its
+    /// schema up to date.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        Self::open_with(path, Synchronous::Full).await
+    }
+
+    /// Like `open`, with the durability of commits chosen (`PARKING_SQLITE_SYNCHRONOUS`).
+    pub async fn open_with(path: &Path, synchronous: Synchronous) -> StoreResult<Self> {
+        if let Some(dir) = path.parent() {
+            private_files::create_dir(dir)?;
+        }
+        // SQLite gives the WAL and shared-memory files the database file's permissions, so a
+        // private database file keeps all three private.
+        private_files::ensure_private(path)?;
+        for part in ["-wal", "-shm"] {
+            private_files::restrict(&with_suffix(path, part))?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL loses no committed transaction when the process dies (even
-            // by SIGKILL); only a power cut can lose the last commits. See the README.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             .log_statements(tracing::log::LevelFilter::Off)
@@ -67,7 +94,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        schema::MIGRATOR.run(&writer).await?;
 
         let readers = std::thread::available_parallelism()
             .map_or(4, |n| n.get() as u32 * 2)
@@ -113,6 +140,13 @@ impl Store for SqliteStore {
         };
         vec![usage("writer", &self.writer), usage("reader", &self.reader)]
     }
+}
+
+/// `path` with `suffix` appended to its file name (`parking.db` → `parking.db-wal`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
 }
 
 fn unique_violation(error: &sqlx::Error) -> bool {

@@ -1,52 +1,44 @@
-//! Replacing the database with a backup, keeping the replaced one aside.
+//! Putting a verified backup in place of the database.
 
-use std::{
-    ffi::OsString,
-    fs::File,
-    path::{Path, PathBuf},
-};
+use std::{fs::File, io, path::Path};
 
-use chrono::Utc;
+use super::{SqliteStore, with_suffix};
+use crate::store::{StoreResult, private_files};
 
-use super::{DatabaseLock, SqliteStore, maintenance::verify_file};
-use crate::store::StoreResult;
-
-/// Verifies `backup`, refuses while a server holds `database`, moves the current database
-/// (with its WAL) aside and puts a copy of the backup in its place, migrated so a server
-/// starts on it. Returns where the replaced database was kept, if there was one.
-pub async fn restore(database: &Path, backup: &Path) -> StoreResult<Option<PathBuf>> {
-    verify_file(backup).await?;
-    let _lock = DatabaseLock::acquire(database)?;
-
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let aside = with_suffix(database, &format!(".replaced-{stamp}"));
-    let kept = if database.exists() {
-        std::fs::rename(database, &aside)?;
-        // The WAL and index travel with the file they belong to: SQLite finds them by name.
-        for part in ["-wal", "-shm"] {
-            let from = with_suffix(database, part);
-            if from.exists() {
-                std::fs::rename(&from, with_suffix(&aside, part))?;
-            }
-        }
-        Some(aside)
-    } else {
-        None
-    };
-
+/// Replaces `database` with a copy of `backup` and migrates it so a server starts on it. The
+/// caller has verified `backup`, holds the database lock (no server is running) and has kept
+/// what it wants of the old database: its files are deleted.
+pub async fn replace_database(database: &Path, backup: &Path) -> StoreResult<()> {
     let staging = with_suffix(database, ".restoring");
+    remove_if_present(&staging)?;
     std::fs::copy(backup, &staging)?;
+    // `copy` gives the new file the backup's permissions; the database is private whatever
+    // they were.
+    private_files::restrict(&staging)?;
     File::open(&staging)?.sync_all()?;
+    // The old database's WAL and shared memory belong to it: left beside the new file, SQLite
+    // would replay that WAL into it.
+    for part in ["-wal", "-shm", "-journal"] {
+        remove_if_present(&with_suffix(database, part))?;
+    }
     std::fs::rename(&staging, database)?;
     if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;
     }
-    SqliteStore::migrate(database).await?;
-    Ok(kept)
+    SqliteStore::migrate(database).await
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name: OsString = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
+/// Deletes the database and its companion files (restore without keeping the old one).
+pub fn discard_database(database: &Path) -> StoreResult<()> {
+    for part in ["", "-wal", "-shm", "-journal"] {
+        remove_if_present(&with_suffix(database, part))?;
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
 }
