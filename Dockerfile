@@ -23,7 +23,8 @@ RUN apt-get update \
     && groupadd --system parking \
     && useradd --system --gid parking --home-dir /var/lib/parking --shell /usr/sbin/nologin parking \
     && mkdir -p /var/lib/parking/backups \
-    && chown -R parking:parking /var/lib/parking
+    && chown -R parking:parking /var/lib/parking \
+    && chmod 700 /var/lib/parking /var/lib/parking/backups
 COPY --from=build /src/target/release/parking /usr/local/bin/parking
 
 ENV PARKING_BIND=0.0.0.0:8080 \

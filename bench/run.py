@@ -5,13 +5,17 @@
     N=100000 SECONDS_PER_SCENARIO=3 python3 bench/run.py   # a quick run
 
 It builds the release binaries, seeds N vehicles straight into a fresh SQLite file (seeding is
-not what is measured), starts the service with rate limiting off, and runs each scenario for a
-fixed time: throughput, p50/p99/p99.9 latency, errors, and the server's CPU time, plus start-up
-time and memory. Two baselines run in the same session with the same load settings: the
-service's cheapest endpoint (`GET /health/live`) and a bare lookup server (`bench/bare_lookup.rs`,
-one indexed SQLite lookup, no middleware). The server is pinned to CPU 0 and the load
-generators to CPU 1 (`taskset`); each scenario also reports the load generator's own CPU time.
-Results: a table on standard output and `bench/results/latest.json`.
+not what is measured), starts the service as a user runs it — request logs on (JSON lines to a
+file), durable commits (`synchronous=FULL`) — with only rate limiting off and the connection
+caps raised, and runs each scenario for a fixed time: throughput, p50/p99/p99.9 latency,
+errors, and the server's CPU time, plus start-up time, memory and memory per idle live search.
+Baselines run in the same session with the same load settings: the service's cheapest endpoint
+(`GET /health/live`), and `bench/bare_lookup.rs` — one axum handler per operation with no
+middleware: an indexed SQLite lookup, and a registration in a transaction of its own (durable,
+and at `synchronous=NORMAL`). Registration is also measured on the service restarted with
+`PARKING_SQLITE_SYNCHRONOUS=normal`. The server is pinned to CPU 0 and the load generators to
+CPU 1 (`taskset`); each scenario also reports the load generator's own CPU time. Results: a
+table on standard output and `bench/results/latest.json`.
 
 Needs wrk, sqlite3 and taskset (apt-get install -y wrk sqlite3 util-linux).
 """
