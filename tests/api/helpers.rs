@@ -134,6 +134,16 @@ impl TestApp {
             .header("X-API-Key", &self.operator_key)
     }
 
+    /// Lists vehicles presenting `key`.
+    pub async fn list_with_key(&self, key: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/vehicles"))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GET without a key (public routes, or to check that a key is required).
     pub async fn public_get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()

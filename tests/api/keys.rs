@@ -48,13 +48,7 @@ async fn list(app: &TestApp) -> Vec<Value> {
 }
 
 async fn status_with(app: &TestApp, key: &str) -> StatusCode {
-    app.client
-        .get(app.url("/api/v1/vehicles"))
-        .header("X-API-Key", key)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.list_with_key(key).await.status()
 }
 
 #[tokio::test]
@@ -123,16 +117,7 @@ async fn revoking_over_http_refuses_the_key_at_once_and_a_second_revocation_is_4
     let id = created["id"].to_string();
     assert_eq!(status_with(&app, secret).await, StatusCode::OK);
     assert_eq!(revoke(&app, &id).await.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.client
-            .get(app.url("/api/v1/vehicles"))
-            .header("X-API-Key", secret)
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    assert_problem(app.list_with_key(secret).await, 401).await;
     assert_problem(revoke(&app, &id).await, 404).await;
     assert_problem(revoke(&app, "999").await, 404).await;
     assert_problem(revoke(&app, "not-a-number").await, 404).await;

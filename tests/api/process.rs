@@ -455,14 +455,8 @@ async fn migrate_creates_the_database_and_bad_settings_fail_with_one_line() {
         ),
     ];
     for (args, env, expected) in failures {
-        let output = parking()
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .await
-            .unwrap();
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(output.status.code(), Some(1), "{args:?} {env:?}");
+        let (code, _, stderr) = run_with(args, env).await;
+        assert_eq!(code, 1, "{args:?} {env:?}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         assert!(stderr.contains(expected), "{expected} not in {stderr}");
     }

@@ -16,12 +16,7 @@ fn header(response: &Response, name: &str) -> u64 {
 }
 
 async fn list_as(app: &TestApp, key: &str) -> Response {
-    app.client
-        .get(app.url("/api/v1/vehicles"))
-        .header("X-API-Key", key)
-        .send()
-        .await
-        .unwrap()
+    app.list_with_key(key).await
 }
 
 #[tokio::test]
