@@ -10,6 +10,7 @@ mod keys;
 mod maintenance;
 mod metrics;
 pub mod openapi;
+pub mod page;
 mod query_params;
 pub mod request_context;
 mod retention;
@@ -57,7 +58,7 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             ));
-    let mut routes = routes.merge(docs);
+    let mut routes = routes.merge(docs).merge(page::router());
     if settings.metrics_bind.is_none() {
         routes = routes.route("/metrics", get(metrics::metrics));
     }

@@ -7,7 +7,12 @@ use std::collections::BTreeSet;
 use crate::helpers::spawn_app;
 
 /// Routes the contract names that are not API operations of the OpenAPI document itself.
-const OUTSIDE_THE_DOCUMENT: [&str; 3] = ["GET /metrics", "GET /docs", "GET /api/v1/openapi.json"];
+const OUTSIDE_THE_DOCUMENT: [&str; 4] = [
+    "GET /",
+    "GET /metrics",
+    "GET /docs",
+    "GET /api/v1/openapi.json",
+];
 
 /// `(built, planned)` routes written as `METHOD /path` in backticks; a heading or a table row
 /// that says "(planned)" marks what it holds as planned.

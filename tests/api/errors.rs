@@ -84,7 +84,7 @@ fn futures_chunks(
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let app = spawn_app().await;
     assert_problem(app.get("/api/v1/nothing-here").send().await.unwrap(), 404).await;
-    assert_problem(app.public_get("/").await, 404).await;
+    assert_problem(app.public_get("/nothing-here").await, 404).await;
     let response = app
         .client
         .put(app.url("/api/v1/vehicles"))

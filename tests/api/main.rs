@@ -8,6 +8,7 @@
 mod audit;
 mod auth;
 mod backups;
+mod browser;
 mod clear;
 mod connections;
 mod contract;
@@ -20,6 +21,7 @@ mod listing;
 mod live_search;
 mod metrics;
 mod operations;
+mod page;
 mod process;
 mod purge;
 mod rate_limits;
