@@ -1,6 +1,6 @@
 //! Builds the service from its settings: storage, services, router and listener.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use axum::Router;
@@ -12,6 +12,7 @@ use crate::{
     config::{DatabaseUrl, Settings, WebSocketSettings},
     domain::{ApiKeySecret, Pseudonymizer},
     http, jobs,
+    projection::{Freshness, Projector},
     ratelimit::{RateLimiter, RedisConnection},
     search::{EventBus, LiveSearch},
     service::{
@@ -59,6 +60,10 @@ pub struct Services {
     pub redis: Option<RedisConnection>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub request_timeout: std::time::Duration,
+    /// How far this process's copies have followed the change feed.
+    pub freshness: Freshness,
+    /// This server among the others on the same database (feed position, metrics).
+    pub instance: String,
 }
 
 impl AppState {
@@ -68,6 +73,7 @@ impl AppState {
         store: Arc<dyn Store>,
         settings: &Settings,
         live: LiveSearch,
+        freshness: Freshness,
     ) -> anyhow::Result<Self> {
         let pseudonyms = Pseudonymizer::new(
             store
@@ -95,13 +101,14 @@ impl AppState {
                 settings.default_phone_region,
                 pseudonyms.clone(),
                 live.clone(),
+                freshness.clone(),
             ),
-            keys: KeyService::new(store.clone()),
-            retention: RetentionService::new(store.clone(), live.clone()),
+            keys: KeyService::new(store.clone(), freshness.clone()),
+            retention: RetentionService::new(store.clone(), freshness.clone()),
             maintenance: MaintenanceService::new(
                 store.clone(),
                 backups.clone(),
-                live.clone(),
+                freshness.clone(),
                 metrics.clone(),
                 settings.audit_retention_days,
             ),
@@ -120,6 +127,8 @@ impl AppState {
             redis,
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             request_timeout: settings.request_timeout,
+            freshness,
+            instance: ulid::Ulid::new().to_string(),
         })))
     }
 }
@@ -138,9 +147,6 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// How often the active API keys are read back from the database.
-const KEY_WATCH_PERIOD: Duration = Duration::from_millis(400);
-
 /// A service bound to its address and ready to run.
 pub struct App {
     listener: TcpListener,
@@ -151,6 +157,8 @@ pub struct App {
     settings: Settings,
     first_admin_key: Option<ApiKeySecret>,
     background_jobs: bool,
+    /// Stops the change-feed reader when the app stops (or is dropped unstarted).
+    _projector: tokio_util::sync::DropGuard,
     /// Held while serving, so `restore` cannot replace the database under us.
     _lock: Option<DatabaseLock>,
 }
@@ -167,10 +175,33 @@ impl App {
         };
         let store = open_store(settings).await?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
+        // The feed position first: every change from here on reaches the index, including
+        // those committed while it loads (applying one twice changes nothing).
+        let start = store
+            .feed_frontier()
+            .await
+            .context("cannot read the change feed")?;
         let live = LiveSearch::load(store.clone(), EventBus::in_process())
             .await
             .context("cannot build the search index")?;
-        let state = AppState::new(store, settings, live).await?;
+        let freshness = Freshness::new();
+        let state = AppState::new(store.clone(), settings, live.clone(), freshness.clone()).await?;
+        state
+            .keys
+            .refresh()
+            .await
+            .context("cannot read the API keys")?;
+        let projector = Projector::new(
+            store,
+            live,
+            state.keys.clone(),
+            state.metrics.clone(),
+            state.instance.clone(),
+            start,
+            &freshness,
+        );
+        let stop_projector = CancellationToken::new();
+        tokio::spawn(projector.run(stop_projector.clone()));
         let first_admin_key = state
             .keys
             .ensure_admin(settings.admin_key.as_ref())
@@ -195,6 +226,7 @@ impl App {
             settings: settings.clone(),
             first_admin_key,
             background_jobs: true,
+            _projector: stop_projector.drop_guard(),
             _lock: lock,
         })
     }
@@ -245,10 +277,7 @@ impl App {
         jobs.push(tokio::spawn(async move {
             live.sweep_expired(sweeper_stop).await
         }));
-        // Revocations and expiry made anywhere reach this process's cache and open
-        // connections within this period.
-        let keys = self.state.keys.clone();
-        jobs.push(tokio::spawn(keys.watch(KEY_WATCH_PERIOD, stopping.clone())));
+
         // Live searches are told first, so their connections close (1001) and the server's
         // graceful shutdown does not wait on them.
         let closing = self.state.shutdown.clone();
@@ -282,6 +311,7 @@ impl App {
         for job in jobs {
             let _ = job.await;
         }
+        self.state.keys.flush().await;
         self.state.store.close().await;
         served?;
         tracing::info!("stopped");

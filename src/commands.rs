@@ -8,6 +8,7 @@ use crate::{
     app::{App, AppState, open_store},
     config::{DatabaseUrl, Settings},
     domain::{AuditContext, NewKeySpec, RawField, Role},
+    projection::Freshness,
     search::{EventBus, LiveSearch},
     service::BackupTrigger,
     store::{ApiKeyRecord, sqlite},
@@ -121,8 +122,8 @@ async fn command_state(settings: &Settings) -> anyhow::Result<AppState> {
     let store = open_store(settings).await?;
     // One-shot commands do not search, so they skip loading the index.
     let retention = store.retention().await?.period;
-    let live = LiveSearch::new(retention, EventBus::in_process());
-    AppState::new(store, settings, live).await
+    let live = LiveSearch::new(retention, EventBus::in_process(), false);
+    AppState::new(store, settings, live, Freshness::none()).await
 }
 
 /// `parking purge`: runs the retention purge once.

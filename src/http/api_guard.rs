@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     http::{auth, client_ip::client_ip},
     ratelimit::Decision,
-    service::Caller,
+    service::{Caller, ServiceError},
 };
 
 /// The key a request presented, checked once: `Some` when it was valid.
@@ -45,20 +45,22 @@ pub async fn api_guard(State(state): State<AppState>, request: Request, next: Ne
     // refused by the limiter before it costs a database lookup each.
     let (caller, address_decision) = match presented {
         None => (None, None),
-        Some(hash) => match state.keys.recognise_cached(&hash) {
-            Some(caller) => (Some(caller), None),
-            None => {
+        Some(hash) => {
+            let decision = if state.keys.known(&hash) {
+                None
+            } else {
                 let decision = state.rate_limiter.check(&address_bucket()).await;
                 if let Some(decision) = decision.filter(|d| !d.allowed) {
                     return refuse(&state, &decision);
                 }
                 state.metrics.key_lookup();
-                match state.keys.recognise(&hash).await {
-                    Ok(caller) => (caller, decision),
-                    Err(error) => return ApiError::Internal(error.to_string()).into_response(),
-                }
+                decision
+            };
+            match state.keys.recognise(&hash).await {
+                Ok(caller) => (caller, decision),
+                Err(error) => return ApiError::from(ServiceError::from(error)).into_response(),
             }
-        },
+        }
     };
     let bucket = match &caller {
         Some(caller) => format!("key:{}", caller.key_id),

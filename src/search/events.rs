@@ -23,6 +23,8 @@ pub enum VehicleEvent {
     },
     /// Left, expired, purged or cleared.
     Removed { vehicle: Arc<Vehicle> },
+    /// The whole index was rebuilt: every search must be answered again.
+    Reset,
 }
 
 #[derive(Clone)]

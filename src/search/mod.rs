@@ -44,6 +44,9 @@ struct Inner {
     bus: EventBus,
     /// Wakes the expiry sweeper when the next expiry may have moved closer.
     changed: Notify,
+    /// Whether this copy may answer point reads: only when no other server writes to the
+    /// database, so that every change reaches it before its writer answers.
+    authoritative: bool,
 }
 
 /// Vehicles swept out of the index per write lock.
@@ -53,22 +56,47 @@ const SWEEP_SLICE: usize = 1_000;
 const LOAD_PAGE: u32 = 10_000;
 
 impl LiveSearch {
-    pub fn new(retention: RetentionPeriod, bus: EventBus) -> Self {
+    pub fn new(retention: RetentionPeriod, bus: EventBus, authoritative: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 index: RwLock::new(index::Index::default()),
                 retention_ms: AtomicI64::new(retention.duration().num_milliseconds()),
                 bus,
                 changed: Notify::new(),
+                authoritative,
             }),
         }
     }
 
-    /// Builds the index from every live vehicle in the store. Pages are read from the
-    /// database while the previous page is being indexed, so both cores are busy.
+    /// Builds the index from every live vehicle in the store.
     pub async fn load(store: Arc<dyn Store>, bus: EventBus) -> StoreResult<Self> {
+        let live = Self::new(store.retention().await?.period, bus, !store.shared());
+        let index = Self::read_all(store).await?;
+        *live.write() = index;
+        Ok(live)
+    }
+
+    /// Whether this copy answers point reads (see `Inner::authoritative`).
+    pub fn authoritative(&self) -> bool {
+        self.inner.authoritative
+    }
+
+    /// Replaces the index with one read afresh from the store, and tells live searches to
+    /// search again.
+    pub async fn reload(&self, store: Arc<dyn Store>) -> StoreResult<()> {
+        self.set_retention(store.retention().await?.period);
+        let index = Self::read_all(store).await?;
+        *self.write() = index;
+        self.inner.changed.notify_one();
+        self.inner.bus.publish(VehicleEvent::Reset);
+        Ok(())
+    }
+
+    /// Every live vehicle in the store, indexed. Pages are read from the database while the
+    /// previous page is being indexed, so both cores are busy.
+    async fn read_all(store: Arc<dyn Store>) -> StoreResult<index::Index> {
         let started = Instant::now();
-        let live = Self::new(store.retention().await?.period, bus);
+        let building = Arc::new(std::sync::Mutex::new(index::Index::default()));
         let now = Utc::now();
         let (pages, mut arriving) = tokio::sync::mpsc::channel::<StoreResult<Vec<Vehicle>>>(2);
         let reader = tokio::spawn(async move {
@@ -95,10 +123,12 @@ impl LiveSearch {
         });
         while let Some(page) = arriving.recv().await {
             let page = page?;
-            let indexing = live.clone();
+            let indexing = building.clone();
             // Indexing is CPU work: off the async workers, so requests are not held up.
             tokio::task::spawn_blocking(move || {
-                let mut index = indexing.write();
+                let mut index = indexing
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for vehicle in &page {
                     index.upsert(vehicle);
                 }
@@ -107,13 +137,18 @@ impl LiveSearch {
             .map_err(|e| crate::store::StoreError::Io(std::io::Error::other(e)))?;
         }
         let _ = reader.await;
-        live.write().shrink();
+        let mut index = std::mem::take(
+            &mut *building
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        index.shrink();
         tracing::info!(
-            vehicles = live.len(),
+            vehicles = index.len(),
             millis = started.elapsed().as_millis() as u64,
             "search index loaded"
         );
-        Ok(live)
+        Ok(index)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, index::Index> {
@@ -204,33 +239,46 @@ impl LiveSearch {
         self.inner.bus.subscribe()
     }
 
-    /// A vehicle was registered or changed (after its transaction committed).
-    pub fn upserted(&self, vehicle: &Vehicle) {
-        let entry_ms = vehicle.entry_time.timestamp_millis();
-        let (previous, sooner) = {
+    /// Brings the vehicles `ids` in line with `rows`, their live rows as the database holds
+    /// them now (an id without a row was deleted or has expired), and tells live searches what
+    /// changed. Only the change feed calls this.
+    pub fn apply(&self, ids: &[i64], rows: Vec<Vehicle>) {
+        let mut events = Vec::new();
+        let mut sooner = false;
+        {
             let mut index = self.write();
-            let sooner = index
-                .oldest_entry_ms()
-                .is_none_or(|oldest| entry_ms < oldest);
-            (index.upsert(vehicle), sooner)
-        };
-        // Only an entry older than all others moves the next expiry closer.
+            let present: std::collections::HashSet<i64> = rows.iter().map(|v| v.id).collect();
+            for id in ids.iter().filter(|id| !present.contains(id)) {
+                if let Some(gone) = index.remove(*id) {
+                    events.push(VehicleEvent::Removed {
+                        vehicle: Arc::new(gone),
+                    });
+                }
+            }
+            for vehicle in rows {
+                let entry_ms = vehicle.entry_time.timestamp_millis();
+                // Only an entry older than all others moves the next expiry closer.
+                sooner |= index
+                    .oldest_entry_ms()
+                    .is_none_or(|oldest| entry_ms < oldest);
+                let previous = index.upsert(&vehicle);
+                // A change read twice (a reader catching up from an earlier position) is no
+                // news.
+                if previous.as_ref() == Some(&vehicle) {
+                    continue;
+                }
+                events.push(VehicleEvent::Upserted {
+                    vehicle: Arc::new(vehicle),
+                    previous: previous.map(Arc::new),
+                });
+            }
+        }
         if sooner {
             self.inner.changed.notify_one();
         }
-        self.inner.bus.publish(VehicleEvent::Upserted {
-            vehicle: Arc::new(vehicle.clone()),
-            previous: previous.map(Arc::new),
-        });
-    }
-
-    /// Vehicles were deleted (left, purged or cleared).
-    pub fn removed(&self, ids: &[i64]) {
-        let gone: Vec<Vehicle> = {
-            let mut index = self.write();
-            ids.iter().filter_map(|&id| index.remove(id)).collect()
-        };
-        self.publish_removed(gone);
+        for event in events {
+            self.inner.bus.publish(event);
+        }
     }
 
     fn publish_removed(&self, gone: Vec<Vehicle>) {

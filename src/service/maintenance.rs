@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
 use crate::{
     domain::{AuditAction, AuditContext, FieldErrors, truncate_to_millis},
-    search::LiveSearch,
-    store::{BatchAudit, DeleteScope, Store},
+    projection::Freshness,
+    store::{BatchAudit, DeleteScope, FeedPosition, Store},
     telemetry::metrics::Metrics,
 };
 
@@ -34,7 +34,7 @@ pub struct ClearReport {
 pub struct MaintenanceService {
     store: Arc<dyn Store>,
     backups: BackupService,
-    live: LiveSearch,
+    freshness: Freshness,
     metrics: Arc<Metrics>,
     audit_retention: TimeDelta,
 }
@@ -43,14 +43,14 @@ impl MaintenanceService {
     pub fn new(
         store: Arc<dyn Store>,
         backups: BackupService,
-        live: LiveSearch,
+        freshness: Freshness,
         metrics: Arc<Metrics>,
         audit_retention_days: u32,
     ) -> Self {
         Self {
             store,
             backups,
-            live,
+            freshness,
             metrics,
             audit_retention: TimeDelta::days(i64::from(audit_retention_days)),
         }
@@ -122,15 +122,23 @@ impl MaintenanceService {
     ) -> Result<u64, ServiceError> {
         let mut run = BatchAudit { entry, id: None };
         let mut total = 0;
+        let mut last = FeedPosition::default();
         loop {
-            let ids = self
+            let batch = self
                 .store
                 .delete_vehicles_batch(scope, BATCH_SIZE, &mut run)
                 .await?;
-            self.live.removed(&ids);
-            let deleted = ids.len() as u64;
+            let deleted = batch.value.len() as u64;
             total += deleted;
+            if deleted > 0 {
+                last = batch.position;
+            }
             if deleted < u64::from(BATCH_SIZE) {
+                // Batches are applied to the search index as they commit; the answer waits
+                // only for the last.
+                if total > 0 {
+                    self.freshness.caught_up(last).await;
+                }
                 return Ok(total);
             }
             // Let waiting requests have the writer between batches.

@@ -8,19 +8,19 @@ use serde_json::json;
 use super::ServiceError;
 use crate::{
     domain::{AuditAction, AuditContext, FieldErrors, RetentionPeriod},
-    search::LiveSearch,
+    projection::Freshness,
     store::{RetentionSetting, Store},
 };
 
 #[derive(Clone)]
 pub struct RetentionService {
     store: Arc<dyn Store>,
-    live: LiveSearch,
+    freshness: Freshness,
 }
 
 impl RetentionService {
-    pub fn new(store: Arc<dyn Store>, live: LiveSearch) -> Self {
-        Self { store, live }
+    pub fn new(store: Arc<dyn Store>, freshness: Freshness) -> Self {
+        Self { store, freshness }
     }
 
     pub async fn get(&self) -> Result<RetentionSetting, ServiceError> {
@@ -43,8 +43,8 @@ impl RetentionService {
             json!({ "from_hours": previous.period.hours(), "to_hours": period.hours() }),
             now,
         );
-        let setting = self.store.set_retention(period, now, &audit).await?;
-        self.live.set_retention(setting.period);
-        Ok(setting)
+        let written = self.store.set_retention(period, now, &audit).await?;
+        self.freshness.caught_up(written.position).await;
+        Ok(written.value)
     }
 }

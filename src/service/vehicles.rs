@@ -12,6 +12,7 @@ use crate::{
         AuditAction, AuditContext, NewVehicle, NumberPlate, ParseContext, PhoneRegion,
         Pseudonymizer, RawField, RawNewVehicle, Vehicle, VehicleChanges,
     },
+    projection::Freshness,
     search::LiveSearch,
     store::{InsertAudit, Store, VehicleCursor, VehicleFilter},
 };
@@ -31,6 +32,7 @@ pub struct VehicleService {
     region: PhoneRegion,
     pseudonyms: Pseudonymizer,
     live: LiveSearch,
+    freshness: Freshness,
 }
 
 impl VehicleService {
@@ -39,12 +41,14 @@ impl VehicleService {
         region: PhoneRegion,
         pseudonyms: Pseudonymizer,
         live: LiveSearch,
+        freshness: Freshness,
     ) -> Self {
         Self {
             store,
             region,
             pseudonyms,
             live,
+            freshness,
         }
     }
 
@@ -54,8 +58,12 @@ impl VehicleService {
         ctx: &AuditContext,
     ) -> Result<Vehicle, ServiceError> {
         let now = Utc::now();
-        // The index holds the retention in force (it changes only through this process).
-        let retention = self.live.retention();
+        let retention = if self.live.authoritative() {
+            self.live.retention()
+        } else {
+            // Another instance may have changed it a moment ago.
+            self.store.retention().await?.period
+        };
         let parse = ParseContext {
             region: self.region,
             now,
@@ -81,16 +89,19 @@ impl VehicleService {
                 now,
             ),
         };
-        let vehicle = self.store.insert_vehicle(&vehicle, now, &audit).await?;
-        self.live.upserted(&vehicle);
-        Ok(vehicle)
+        let written = self.store.insert_vehicle(&vehicle, now, &audit).await?;
+        self.freshness.caught_up(written.position).await;
+        Ok(written.value)
     }
 
-    /// Served from the search index, which holds every live vehicle; the database answers
-    /// only for plates too short for the index.
+    /// Served from the search index when it is the whole truth (one server on the database):
+    /// it holds every live vehicle. The database answers when other servers write too, and
+    /// for plates too short for the index.
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
         let plate = lookup_plate(plate)?;
-        if let Some(found) = self.live.find_plate(plate.as_str()) {
+        if self.live.authoritative()
+            && let Some(found) = self.live.find_plate(plate.as_str())
+        {
             return found.ok_or(ServiceError::NotFound(NOT_FOUND));
         }
         self.store
@@ -143,13 +154,13 @@ impl VehicleService {
             json!({ "changed": changed }),
             now,
         );
-        let vehicle = self
+        let written = self
             .store
             .update_vehicle(&plate, &changes, now, &audit)
             .await?
             .ok_or(ServiceError::NotFound(NOT_FOUND))?;
-        self.live.upserted(&vehicle);
-        Ok(vehicle)
+        self.freshness.caught_up(written.position).await;
+        Ok(written.value)
     }
 
     pub async fn remove(&self, plate: &str, ctx: &AuditContext) -> Result<(), ServiceError> {
@@ -161,12 +172,12 @@ impl VehicleService {
             json!({}),
             now,
         );
-        let id = self
+        let deleted = self
             .store
             .delete_vehicle(&plate, now, &audit)
             .await?
             .ok_or(ServiceError::NotFound(NOT_FOUND))?;
-        self.live.removed(&[id]);
+        self.freshness.caught_up(deleted.position).await;
         Ok(())
     }
 }

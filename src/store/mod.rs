@@ -3,6 +3,7 @@
 //! The backend is chosen from the database URL at start-up; nothing above this module knows
 //! which one it talks to.
 
+mod feed;
 pub mod private_files;
 mod records;
 pub mod sqlite;
@@ -15,6 +16,7 @@ use std::path::Path;
 use crate::domain::{
     AuditRecord, NewAuditEntry, NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges,
 };
+pub use feed::{Change, ChangeKind, Committed, FeedBatch, FeedPosition, pack_ids, unpack};
 pub use records::{
     ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
     RetentionSetting, Revocation, VehicleCursor, VehicleFilter,
@@ -33,6 +35,9 @@ pub enum StoreError {
     /// A backup file failed its integrity check.
     #[error("backup verification failed: {0}")]
     Corrupt(String),
+    /// Changes after the reader's position were trimmed: its copy must be rebuilt.
+    #[error("the change feed was trimmed past this reader's position")]
+    FeedTrimmed,
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -41,7 +46,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the service persists.
 #[async_trait]
-pub trait Store: VehicleStore + KeyStore + SettingsStore + AuditStore + MaintenanceStore {
+pub trait Store:
+    VehicleStore + KeyStore + SettingsStore + AuditStore + MaintenanceStore + FeedStore
+{
+    /// Whether other servers write to this database too. When they do, what this process
+    /// keeps in memory is a copy that may lag: point reads and key checks ask the database.
+    fn shared(&self) -> bool;
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
     /// Closes connections once in-flight work is done (shutdown).
@@ -61,7 +71,7 @@ pub trait VehicleStore: Send + Sync + 'static {
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
         audit: &InsertAudit,
-    ) -> StoreResult<Vehicle>;
+    ) -> StoreResult<Committed<Vehicle>>;
     async fn find_vehicle(
         &self,
         plate: &NumberPlate,
@@ -81,7 +91,7 @@ pub trait VehicleStore: Send + Sync + 'static {
         changes: &VehicleChanges,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<Option<Vehicle>>;
+    ) -> StoreResult<Option<Committed<Vehicle>>>;
     /// Removes a parked vehicle and returns its id; `None` when there was none (or it had
     /// expired).
     async fn delete_vehicle(
@@ -89,7 +99,7 @@ pub trait VehicleStore: Send + Sync + 'static {
         plate: &NumberPlate,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<Option<i64>>;
+    ) -> StoreResult<Option<Committed<i64>>>;
 }
 
 /// API keys, kept only as hashes.
@@ -100,7 +110,7 @@ pub trait KeyStore: Send + Sync + 'static {
         key: &NewApiKey,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<ApiKeyRecord>;
+    ) -> StoreResult<Committed<ApiKeyRecord>>;
     /// The key with this hash if it is active (neither revoked nor expired) at `now`.
     async fn find_active_api_key(
         &self,
@@ -123,13 +133,13 @@ pub trait KeyStore: Send + Sync + 'static {
     /// Records when keys were last used (`(id, minute)` pairs); never moves a time back.
     async fn record_key_use(&self, uses: &[(i64, DateTime<Utc>)]) -> StoreResult<()>;
     /// Makes `key` the one key managed through `PARKING_ADMIN_KEY`, revoking any previous one.
-    /// `audit` is written only when the key is new.
+    /// `audit` is written only when the key is new. The feed position when anything changed.
     async fn ensure_env_admin_key(
         &self,
         key: &NewApiKey,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Option<FeedPosition>>;
 }
 
 /// Service-wide settings.
@@ -141,7 +151,7 @@ pub trait SettingsStore: Send + Sync + 'static {
         period: RetentionPeriod,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<RetentionSetting>;
+    ) -> StoreResult<Committed<RetentionSetting>>;
 }
 
 /// The audit trail.
@@ -167,9 +177,42 @@ pub trait MaintenanceStore: Send + Sync + 'static {
         scope: DeleteScope,
         limit: u32,
         audit: &mut BatchAudit,
-    ) -> StoreResult<Vec<i64>>;
+    ) -> StoreResult<Committed<Vec<i64>>>;
     /// Writes a consistent copy of the live database to `target` (an empty file the caller
     /// created, so it decides the permissions), without vehicles already expired at `now`,
     /// and verifies it.
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// The change feed (see `feed`).
+#[async_trait]
+pub trait FeedStore: Send + Sync + 'static {
+    /// Where a reader that starts now begins: every change before it is in the tables already.
+    async fn feed_frontier(&self) -> StoreResult<FeedPosition>;
+    /// Changes from `from` on (about `limit` at most) and the frontier they reach. Fails with
+    /// `StoreError::FeedTrimmed` when changes after `from` have been trimmed away.
+    async fn read_changes(&self, from: FeedPosition, limit: u32) -> StoreResult<FeedBatch>;
+    /// The vehicles among `ids` that exist and have not expired at `now`.
+    async fn live_vehicles(&self, ids: &[i64], now: DateTime<Utc>) -> StoreResult<Vec<Vehicle>>;
+    /// Records that `instance` has read up to `position`.
+    async fn record_reader(
+        &self,
+        instance: &str,
+        position: FeedPosition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Deletes the changes that every reader seen since `readers_since` has read, and every
+    /// change written before `older_than` whoever has read it. Returns how many went.
+    async fn trim_changes(
+        &self,
+        readers_since: DateTime<Utc>,
+        older_than: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Wakes `wake` whenever another process may have committed a change, until `stop`
+    /// (PostgreSQL's notifications). Returns at once where there is nothing to listen to.
+    async fn listen_for_changes(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        stop: tokio_util::sync::CancellationToken,
+    );
 }

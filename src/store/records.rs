@@ -64,7 +64,7 @@ impl ApiKeyRecord {
 /// What a revocation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revocation {
-    Revoked,
+    Revoked(super::FeedPosition),
     /// No active key has this id.
     NotFound,
     /// The key is the last active admin key: revoking it would lock every admin out.

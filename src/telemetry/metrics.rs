@@ -27,6 +27,7 @@ const BACKUP_LAST_SUCCESS: &str = "parking_backup_last_success_timestamp_seconds
 const VEHICLES_PARKED: &str = "parking_vehicles_parked";
 const WEBSOCKETS: &str = "parking_websocket_connections";
 const DB_POOL: &str = "parking_db_pool_connections";
+const FEED_LAG: &str = "parking_change_feed_lag_seconds";
 
 /// Values read when the metrics are scraped rather than counted as they happen.
 pub struct Snapshot {
@@ -107,6 +108,10 @@ impl Metrics {
             ),
             (WEBSOCKETS, "Open live-search WebSocket connections."),
             (DB_POOL, "Database connections by pool and state."),
+            (
+                FEED_LAG,
+                "Time from the commit of the last change this instance applied from the change feed to its application.",
+            ),
         ];
         for (name, help) in gauges {
             r.describe_gauge(name.into(), None, help.into());
@@ -156,6 +161,11 @@ impl Metrics {
     pub fn purge_run(&self, deleted: u64) {
         self.counter(PURGE_RUNS, Vec::new(), 1);
         self.counter(PURGED, Vec::new(), deleted);
+    }
+
+    /// The change feed was applied this long after its last change was written.
+    pub fn feed_applied(&self, lag_seconds: f64) {
+        self.gauge(FEED_LAG, Vec::new(), lag_seconds.max(0.0));
     }
 
     pub fn backup_written(&self, at: DateTime<Utc>) {

@@ -315,7 +315,7 @@ async fn a_revocation_made_by_another_process_reaches_open_live_searches() {
     let mut ws = subscribed_search(&app, secret.expose()).await;
     // What `parking keys revoke` does: its own store on the same database file.
     let other = Arc::new(SqliteStore::open(&app.db_path).await.unwrap());
-    KeyService::new(other.clone())
+    KeyService::new(other.clone(), parking::projection::Freshness::none())
         .revoke(record.id, &AuditContext::command_line())
         .await
         .unwrap();

@@ -78,6 +78,7 @@ async fn live_search(
             let bucket = bucket.map(|axum::Extension(Bucket(b))| b);
             let owner = session::Owner {
                 key_id: caller.key_id,
+                expires_at: caller.expires_at,
                 authenticated_at,
                 bucket,
             };

@@ -64,6 +64,8 @@ enum End {
 /// life, not only at the upgrade.
 pub struct Owner {
     pub key_id: i64,
+    /// When the key stops working; the connection closes then.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub authenticated_at: Instant,
     /// The caller's rate-limit bucket: every search and ping frame takes from the same budget
     /// as the caller's HTTP requests.
@@ -96,6 +98,18 @@ pub async fn run(socket: WebSocket, state: AppState, owner: Owner) {
         settings.ping_interval,
     );
     let mut last_heard = Instant::now();
+    // The key's expiry, as a deadline on this connection's clock.
+    let expiry = owner.expires_at.map(|at| {
+        let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+        Instant::now() + left
+    });
+    let expired = async {
+        match expiry {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
 
     let end = loop {
         let flow = tokio::select! {
@@ -109,6 +123,7 @@ pub async fn run(socket: WebSocket, state: AppState, owner: Owner) {
                 }
             },
             event = events.recv() => session.on_event(event),
+            () = &mut expired => Err(End::Close(POLICY_VIOLATION, "the API key has expired")),
             Ok(()) = keys.changed() => {
                 let active = keys.borrow_and_update().clone();
                 // A read that began before this connection authenticated may not know its key.
@@ -324,6 +339,7 @@ impl Session {
                 })
             }
             Ok(VehicleEvent::Removed { .. }) => Ok(()),
+            Ok(VehicleEvent::Reset) => self.send_results(),
             Err(RecvError::Lagged(_)) => self.send_results(),
             Err(RecvError::Closed) => Err(End::Gone),
         }

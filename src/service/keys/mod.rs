@@ -5,19 +5,18 @@ mod recognition;
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
-
 use super::ServiceError;
 use crate::{
     domain::{
         ApiKeyHash, ApiKeySecret, AuditAction, AuditContext, FieldErrors, KeyName, NewKeySpec, Role,
     },
+    projection::Freshness,
     store::{ApiKeyRecord, NewApiKey, Revocation, Store, StoreError},
 };
 pub use active::{ActiveKeys, KeyWatch};
+use chrono::Utc;
 use recognition::Recognition;
+use serde_json::json;
 
 /// Name under which the key from `PARKING_ADMIN_KEY` is stored.
 const ENV_KEY_NAME: &str = "PARKING_ADMIN_KEY";
@@ -49,29 +48,36 @@ pub struct KeyService {
     store: Arc<dyn Store>,
     recognition: Recognition,
     active: KeyWatch,
+    freshness: Freshness,
 }
 
 impl KeyService {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store>, freshness: Freshness) -> Self {
         Self {
             recognition: Recognition::new(store.clone()),
             active: KeyWatch::default(),
             store,
+            freshness,
         }
     }
 
-    /// The caller a presented key belongs to, if this process checked it within the last
-    /// second: no database round trip. `None` means "not known", not "invalid".
-    pub fn recognise_cached(&self, hash: &ApiKeyHash) -> Option<Caller> {
-        self.recognition.cached(hash)
+    /// Whether this process recognised the presented key recently. A known key is not
+    /// charged to its address's rate-limit budget before it is checked.
+    pub fn known(&self, hash: &ApiKeyHash) -> bool {
+        self.recognition.cached(hash).is_some()
     }
 
     /// The caller a presented key belongs to; `None` for unknown, revoked or expired keys.
+    /// From this process's cache when it is the only server on the database (every
+    /// revocation reaches the cache through the change feed before it is acknowledged);
+    /// confirmed by the database when other servers share it.
     pub async fn recognise(&self, hash: &ApiKeyHash) -> Result<Option<Caller>, StoreError> {
-        match self.recognition.cached(hash) {
-            Some(caller) => Ok(Some(caller)),
-            None => self.recognition.lookup(hash).await,
+        if !self.store.shared()
+            && let Some(caller) = self.recognition.cached(hash)
+        {
+            return Ok(Some(caller));
         }
+        self.recognition.lookup(hash).await
     }
 
     /// Like `recognise`, from the key as presented.
@@ -87,7 +93,8 @@ impl KeyService {
     }
 
     /// Reads the active keys from the database, publishes them if they changed, forgets
-    /// cached keys that are no longer active, and writes pending last-use times.
+    /// cached keys that are no longer active, and writes pending last-use times. The change
+    /// feed calls this whenever keys change.
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let taken_at = tokio::time::Instant::now();
         let keys = self.store.active_api_keys(Utc::now()).await?;
@@ -98,20 +105,9 @@ impl KeyService {
         self.recognition.flush_uses().await
     }
 
-    /// Refreshes every `period` until `stop`: revocations and expiry made anywhere (another
-    /// process on the same database, the clock passing `expires_at`) reach this process.
-    pub async fn watch(self, period: std::time::Duration, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = ticks.tick() => {}
-            }
-            if let Err(error) = self.refresh().await {
-                tracing::warn!(%error, "cannot read the active API keys");
-            }
-        }
+    /// Writes the last-use times not written yet (at shutdown; the change feed's refreshes
+    /// write them otherwise).
+    pub async fn flush(&self) {
         if let Err(error) = self.recognition.flush_uses().await {
             tracing::warn!(%error, "cannot record when API keys were last used");
         }
@@ -132,9 +128,9 @@ impl KeyService {
             hash: secret.hash(),
             expires_at: spec.expires_at,
         };
-        let record = self.store.insert_api_key(&key, now, &audit).await?;
-        self.refresh_now().await;
-        Ok((record, secret))
+        let written = self.store.insert_api_key(&key, now, &audit).await?;
+        self.freshness.caught_up(written.position).await;
+        Ok((written.value, secret))
     }
 
     pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, ServiceError> {
@@ -152,22 +148,14 @@ impl KeyService {
             now,
         );
         match self.store.revoke_api_key(id, now, &audit).await? {
-            Revocation::Revoked => {
-                self.refresh_now().await;
+            Revocation::Revoked(position) => {
+                self.freshness.caught_up(position).await;
                 Ok(())
             }
             Revocation::NotFound => Err(ServiceError::NotFound("no active API key has this id")),
             Revocation::LastAdmin => Err(ServiceError::Conflict(
                 "this is the last active admin key: create another admin key before revoking it",
             )),
-        }
-    }
-
-    /// A change made here applies at once rather than at the next watch tick; if the read
-    /// fails, the watch catches up.
-    async fn refresh_now(&self) {
-        if let Err(error) = self.refresh().await {
-            tracing::warn!(%error, "cannot read the active API keys");
         }
     }
 
@@ -188,12 +176,12 @@ impl KeyService {
                 hash: secret.hash(),
                 expires_at: None,
             };
-            self.store.ensure_env_admin_key(&key, now, &audit).await?;
-            self.refresh_now().await;
+            if let Some(position) = self.store.ensure_env_admin_key(&key, now, &audit).await? {
+                self.freshness.caught_up(position).await;
+            }
             return Ok(None);
         }
         if self.store.has_active_admin_key(now).await? {
-            self.refresh_now().await;
             return Ok(None);
         }
         let spec = NewKeySpec {

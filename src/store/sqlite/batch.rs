@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{time::to_ms, vehicles::stored_vehicle};
+use super::{feed, time::to_ms, vehicles::stored_vehicle};
 use crate::{
     domain::{NewVehicle, Vehicle},
-    store::{InsertAudit, StoreError, StoreResult},
+    store::{ChangeKind, Committed, InsertAudit, StoreError, StoreResult},
 };
 
 /// Registrations per transaction at most (7 parameters each, far below SQLite's limit).
@@ -26,7 +26,7 @@ pub struct Registration {
     pub vehicle: NewVehicle,
     pub now: DateTime<Utc>,
     pub audit: InsertAudit,
-    pub reply: oneshot::Sender<StoreResult<Vehicle>>,
+    pub reply: oneshot::Sender<StoreResult<Committed<Vehicle>>>,
 }
 
 pub type Registrations = mpsc::Sender<Registration>;
@@ -73,7 +73,10 @@ async fn write(writer: &SqlitePool, batch: Vec<Registration>) {
     }
 }
 
-async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<Vec<Vehicle>> {
+async fn insert_all(
+    writer: &SqlitePool,
+    batch: &[Registration],
+) -> StoreResult<Vec<Committed<Vehicle>>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut vehicles = QueryBuilder::<Sqlite>::new(
         "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number, \
@@ -89,10 +92,7 @@ async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<
             .push_bind(to_ms(r.now))
             .push_bind(to_ms(r.now));
     });
-    vehicles.push(
-        " RETURNING number_plate, id, \
-         (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-    );
+    vehicles.push(concat!(" RETURNING number_plate, id, ", retention_ms!()));
     // `fetch_all`: every row of a RETURNING statement is read, so the statement finishes.
     // SQLite does not promise RETURNING rows in insertion order, so each row is matched to
     // its registration by plate (unique within a committed batch).
@@ -122,10 +122,16 @@ async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<
             .push_bind(entry.details.to_string());
     });
     audit.build().execute(&mut *tx).await?;
+    let written: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+    let now = batch.first().map_or_else(Utc::now, |r| r.now);
+    let position = feed::record(&mut tx, &ChangeKind::Vehicles(written), now).await?;
     tx.commit().await?;
     Ok(batch
         .iter()
         .zip(ids)
-        .map(|(r, (id, retention_ms))| stored_vehicle(&r.vehicle, id, retention_ms, r.now))
+        .map(|(r, (id, retention_ms))| Committed {
+            value: stored_vehicle(&r.vehicle, id, retention_ms, r.now),
+            position,
+        })
         .collect())
 }

@@ -4,12 +4,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    SqliteStore, audit,
+    SqliteStore, audit, feed,
     time::{from_ms, to_ms},
 };
 use crate::{
     domain::{NewAuditEntry, Role},
-    store::{ApiKeyRecord, KeyStore, NewApiKey, Revocation, StoreResult},
+    store::{
+        ApiKeyRecord, ChangeKind, Committed, FeedPosition, KeyStore, NewApiKey, Revocation,
+        StoreResult,
+    },
 };
 
 /// The columns `KeyRow` reads.
@@ -58,7 +61,7 @@ impl KeyStore for SqliteStore {
         key: &NewApiKey,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<ApiKeyRecord> {
+    ) -> StoreResult<Committed<ApiKeyRecord>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, created_ms, expires_ms) \
@@ -76,15 +79,19 @@ impl KeyStore for SqliteStore {
         let mut audit = audit.clone();
         audit.entity_id = Some(id.to_string());
         audit::insert(&mut tx, &audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Keys, now).await?;
         tx.commit().await?;
-        Ok(ApiKeyRecord {
-            id,
-            name: key.name.as_str().to_owned(),
-            role: key.role,
-            created_at: from_ms(to_ms(now)),
-            expires_at: key.expires_at.map(|at| from_ms(to_ms(at))),
-            last_used_at: None,
-            revoked_at: None,
+        Ok(Committed {
+            value: ApiKeyRecord {
+                id,
+                name: key.name.as_str().to_owned(),
+                role: key.role,
+                created_at: from_ms(to_ms(now)),
+                expires_at: key.expires_at.map(|at| from_ms(to_ms(at))),
+                last_used_at: None,
+                revoked_at: None,
+            },
+            position,
         })
     }
 
@@ -150,8 +157,9 @@ impl KeyStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Keys, now).await?;
         tx.commit().await?;
-        Ok(Revocation::Revoked)
+        Ok(Revocation::Revoked(position))
     }
 
     async fn has_active_admin_key(&self, now: DateTime<Utc>) -> StoreResult<bool> {
@@ -187,17 +195,18 @@ impl KeyStore for SqliteStore {
         key: &NewApiKey,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<FeedPosition>> {
         let now_ms = to_ms(now);
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        let replaced = sqlx::query(
             "UPDATE api_keys SET revoked_ms = ?2 \
              WHERE from_env = 1 AND revoked_ms IS NULL AND key_hash <> ?1",
         )
         .bind(key.hash.as_str())
         .bind(now_ms)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
         // A key revoked by hand stays revoked: the operator must choose a new secret.
         let inserted = sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, from_env, created_ms) \
@@ -213,7 +222,12 @@ impl KeyStore for SqliteStore {
             audit.entity_id = Some(inserted.last_insert_rowid().to_string());
             audit::insert(&mut tx, &audit).await?;
         }
+        let position = if replaced > 0 || inserted.rows_affected() > 0 {
+            Some(feed::record(&mut tx, &ChangeKind::Keys, now).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(position)
     }
 }

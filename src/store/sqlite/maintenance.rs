@@ -9,8 +9,11 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode},
 };
 
-use super::{SqliteStore, audit, time::to_ms};
-use crate::store::{BatchAudit, DeleteScope, MaintenanceStore, StoreError, StoreResult};
+use super::{SqliteStore, audit, feed, time::to_ms};
+use crate::store::{
+    BatchAudit, ChangeKind, Committed, DeleteScope, FeedPosition, MaintenanceStore, StoreError,
+    StoreResult,
+};
 
 #[async_trait]
 impl MaintenanceStore for SqliteStore {
@@ -19,7 +22,7 @@ impl MaintenanceStore for SqliteStore {
         scope: DeleteScope,
         limit: u32,
         run: &mut BatchAudit,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<Committed<Vec<i64>>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // The batch's ids come back packed in one value and are deleted by that list: a
         // RETURNING clause would hand them over one row (one thread hop) at a time.
@@ -37,8 +40,12 @@ impl MaintenanceStore for SqliteStore {
             .bind(i64::from(limit)),
         };
         let chosen: Option<String> = chosen.fetch_one(&mut *tx).await?;
+        let nothing = || Committed {
+            value: Vec::new(),
+            position: FeedPosition::default(),
+        };
         let Some(chosen) = chosen else {
-            return Ok(Vec::new());
+            return Ok(nothing());
         };
         let ids: Vec<i64> = chosen.split(',').filter_map(|id| id.parse().ok()).collect();
         sqlx::query(
@@ -49,7 +56,7 @@ impl MaintenanceStore for SqliteStore {
         .await?;
         let deleted = ids.len() as u64;
         if deleted == 0 {
-            return Ok(ids);
+            return Ok(nothing());
         }
         let new_id = match run.id {
             None => {
@@ -70,13 +77,18 @@ impl MaintenanceStore for SqliteStore {
                 None
             }
         };
+        let position =
+            feed::record(&mut tx, &ChangeKind::Vehicles(ids.clone()), Utc::now()).await?;
         tx.commit().await?;
         // Remembered only once committed, so a failed first batch cannot leave later batches
         // adding to an entry that does not exist.
         if new_id.is_some() {
             run.id = new_id;
         }
-        Ok(ids)
+        Ok(Committed {
+            value: ids,
+            position,
+        })
     }
 
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
@@ -101,13 +113,17 @@ impl MaintenanceStore for SqliteStore {
             .await?;
         // Vehicles that expired but were not purged yet must not outlive their retention in
         // the copy; the cut-off uses the retention stored in the same snapshot.
-        sqlx::query(
-            "DELETE FROM vehicles WHERE entry_ms <= ?1 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-        )
+        sqlx::query(concat!(
+            "DELETE FROM vehicles WHERE entry_ms <= ?1 - ",
+            retention_ms!()
+        ))
         .bind(to_ms(now))
         .execute(&mut copy)
         .await?;
+        // The feed is this database's working state, of no use to a copy.
+        sqlx::raw_sql("DELETE FROM changes; DELETE FROM feed_readers;")
+            .execute(&mut copy)
+            .await?;
         sqlx::query("VACUUM").execute(&mut copy).await?;
         let checked = check_integrity(&mut copy).await;
         copy.close().await?;

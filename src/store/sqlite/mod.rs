@@ -3,8 +3,18 @@
 //! Writes go through a single connection: SQLite serialises writers anyway, and funnelling
 //! them avoids `SQLITE_BUSY` retries between our own connections and keeps the WAL small.
 
+/// The retention period in force, in milliseconds, as SQL: the one definition of the cut-off
+/// (`now − retention`) that every read and delete of vehicles compares `entry_ms` against, so
+/// that expiry is exact whether or not the purge has run.
+macro_rules! retention_ms {
+    () => {
+        "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)"
+    };
+}
+
 mod audit;
 mod batch;
+mod feed;
 
 mod keys;
 mod lock;
@@ -122,6 +132,11 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// One server per file (it holds the file's lock): its copies are the whole truth.
+    fn shared(&self) -> bool {
+        false
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())

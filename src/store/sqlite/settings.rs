@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    SqliteStore, audit,
+    SqliteStore, audit, feed,
     time::{from_ms, to_ms},
 };
 use crate::{
     domain::{NewAuditEntry, RetentionPeriod},
-    store::{RetentionSetting, SettingsStore, StoreResult},
+    store::{ChangeKind, Committed, RetentionSetting, SettingsStore, StoreResult},
 };
 
 #[async_trait]
@@ -28,7 +28,7 @@ impl SettingsStore for SqliteStore {
         period: RetentionPeriod,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<RetentionSetting> {
+    ) -> StoreResult<Committed<RetentionSetting>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE system_config SET retention_hours = ?1, retention_updated_ms = ?2 WHERE id = 1",
@@ -38,8 +38,12 @@ impl SettingsStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Retention, now).await?;
         tx.commit().await?;
-        Ok(setting(period.hours(), to_ms(now)))
+        Ok(Committed {
+            value: setting(period.hours(), to_ms(now)),
+            position,
+        })
     }
 }
 

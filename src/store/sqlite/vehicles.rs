@@ -5,13 +5,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    SqliteStore, audit,
+    SqliteStore, audit, feed,
     time::{from_ms, to_ms},
     unique_violation,
 };
 use crate::{
     domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
-    store::{InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore},
+    store::{
+        ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
+    },
 };
 
 /// Expands to a SELECT of live vehicles whose cut-off compares `entry_ms` with the bound
@@ -20,16 +22,17 @@ macro_rules! select_live {
     ($rest:literal) => {
         concat!(
             "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
-            "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) AS retention_ms ",
-            "FROM vehicles WHERE entry_ms > ?1 - ",
-            "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) ",
+            retention_ms!(),
+            " AS retention_ms FROM vehicles WHERE entry_ms > ?1 - ",
+            retention_ms!(),
+            " ",
             $rest
         )
     };
 }
 
 #[derive(sqlx::FromRow)]
-struct VehicleRow {
+pub(super) struct VehicleRow {
     id: i64,
     number_plate: String,
     contact_name: String,
@@ -62,32 +65,40 @@ pub(super) async fn insert_one(
     vehicle: &NewVehicle,
     now: DateTime<Utc>,
     audit: &InsertAudit,
-) -> StoreResult<Vehicle> {
+) -> StoreResult<Committed<Vehicle>> {
     let now_ms = to_ms(now);
     let entry_ms = to_ms(vehicle.entry.at());
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
+    let mut changed = Vec::with_capacity(2);
     if matches!(&inserted, Err(e) if unique_violation(e)) {
         // The plate's previous record may have expired without being purged yet: it goes,
         // audited as a purge, and the plate is registered again.
-        let replaced = sqlx::query(
-            "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-        )
+        let replaced: Vec<i64> = sqlx::query_scalar(concat!(
+            "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ",
+            retention_ms!(),
+            " RETURNING id"
+        ))
         .bind(vehicle.plate.as_str())
         .bind(now_ms)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        if replaced.rows_affected() == 0 {
+        if replaced.is_empty() {
             return Err(StoreError::PlateTaken);
         }
+        changed.extend(replaced);
         audit::insert(&mut tx, &audit.replaced_expired).await?;
         inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
     }
     let (id, retention_ms) = inserted?;
+    changed.push(id);
     audit::insert(&mut tx, &audit.created).await?;
+    let position = feed::record(&mut tx, &ChangeKind::Vehicles(changed), now).await?;
     tx.commit().await?;
-    Ok(stored_vehicle(vehicle, id, retention_ms, now))
+    Ok(Committed {
+        value: stored_vehicle(vehicle, id, retention_ms, now),
+        position,
+    })
 }
 
 /// The vehicle a registration stored, as both registration paths return it.
@@ -120,12 +131,12 @@ async fn insert_row(
     entry_ms: i64,
     now_ms: i64,
 ) -> Result<(i64, i64), sqlx::Error> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
-         phone_number, entry_ms, created_ms, updated_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-         RETURNING id, (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-    )
+    let rows: Vec<(i64, i64)> = sqlx::query_as(concat!(
+        "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, ",
+        "phone_number, entry_ms, created_ms, updated_ms) ",
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING id, ",
+        retention_ms!()
+    ))
     .bind(vehicle.plate.as_str())
     .bind(vehicle.plate.folded())
     .bind(vehicle.contact_name.as_str())
@@ -168,7 +179,7 @@ impl VehicleStore for SqliteStore {
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
         audit: &InsertAudit,
-    ) -> StoreResult<Vehicle> {
+    ) -> StoreResult<Committed<Vehicle>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let registration = super::batch::Registration {
             vehicle: vehicle.clone(),
@@ -208,23 +219,23 @@ impl VehicleStore for SqliteStore {
         // instead. The separators (ASCII unit and record separators) cannot occur in stored
         // values: names reject control characters, plates and phones are alphanumeric.
         let (after_entry, after_id) = after.map_or((i64::MIN, i64::MIN), |c| (c.entry_ms, c.id));
-        let packed: Option<String> = sqlx::query_scalar(
-            "SELECT group_concat(id || char(31) || number_plate || char(31) || contact_name || \
-             char(31) || phone_number || char(31) || entry_ms || char(31) || created_ms || \
-             char(31) || updated_ms, char(30)) FROM (SELECT * FROM vehicles \
-             WHERE entry_ms >= max(?2, ?1 - (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) + 1) \
-             AND (entry_ms > ?2 OR id > ?3) ORDER BY entry_ms, id LIMIT ?4)",
-        )
+        let packed: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT group_concat(id || char(31) || number_plate || char(31) || contact_name || ",
+            "char(31) || phone_number || char(31) || entry_ms || char(31) || created_ms || ",
+            "char(31) || updated_ms, char(30)) FROM (SELECT * FROM vehicles ",
+            "WHERE entry_ms >= max(?2, ?1 - ",
+            retention_ms!(),
+            " + 1) AND (entry_ms > ?2 OR id > ?3) ORDER BY entry_ms, id LIMIT ?4)"
+        ))
         .bind(to_ms(now))
         .bind(after_entry)
         .bind(after_id)
         .bind(i64::from(limit))
         .fetch_one(&self.reader)
         .await?;
-        let retention_ms: i64 =
-            sqlx::query_scalar("SELECT retention_hours * 3600000 FROM system_config WHERE id = 1")
-                .fetch_one(&self.reader)
-                .await?;
+        let retention_ms: i64 = sqlx::query_scalar(concat!("SELECT ", retention_ms!()))
+            .fetch_one(&self.reader)
+            .await?;
         let Some(packed) = packed else {
             return Ok(Vec::new());
         };
@@ -241,17 +252,16 @@ impl VehicleStore for SqliteStore {
         changes: &VehicleChanges,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<Option<Vehicle>> {
+    ) -> StoreResult<Option<Committed<Vehicle>>> {
         let now_ms = to_ms(now);
         let name = changes.contact_name.as_ref().map(|n| n.as_str());
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let updated = sqlx::query(
-            "UPDATE vehicles SET contact_name = COALESCE(?3, contact_name), \
-             name_folded = COALESCE(?4, name_folded), phone_number = COALESCE(?5, phone_number), \
-             updated_ms = ?1 \
-             WHERE number_plate = ?2 AND entry_ms > ?1 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)",
-        )
+        let updated = sqlx::query(concat!(
+            "UPDATE vehicles SET contact_name = COALESCE(?3, contact_name), ",
+            "name_folded = COALESCE(?4, name_folded), phone_number = COALESCE(?5, phone_number), ",
+            "updated_ms = ?1 WHERE number_plate = ?2 AND entry_ms > ?1 - ",
+            retention_ms!()
+        ))
         .bind(now_ms)
         .bind(plate.as_str())
         .bind(name)
@@ -268,8 +278,12 @@ impl VehicleStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![row.id]), now).await?;
         tx.commit().await?;
-        Ok(Some(row.into()))
+        Ok(Some(Committed {
+            value: row.into(),
+            position,
+        }))
     }
 
     async fn delete_vehicle(
@@ -277,14 +291,15 @@ impl VehicleStore for SqliteStore {
         plate: &NumberPlate,
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
-    ) -> StoreResult<Option<i64>> {
+    ) -> StoreResult<Option<Committed<i64>>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // `fetch_all`, not `fetch_one`: a RETURNING statement left unfinished would keep the
         // WAL from being checkpointed.
-        let deleted: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - \
-             (SELECT retention_hours * 3600000 FROM system_config WHERE id = 1) RETURNING id",
-        )
+        let deleted: Vec<i64> = sqlx::query_scalar(concat!(
+            "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - ",
+            retention_ms!(),
+            " RETURNING id"
+        ))
         .bind(to_ms(now))
         .bind(plate.as_str())
         .fetch_all(&mut *tx)
@@ -293,7 +308,11 @@ impl VehicleStore for SqliteStore {
             return Ok(None);
         };
         audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![id]), now).await?;
         tx.commit().await?;
-        Ok(Some(id))
+        Ok(Some(Committed {
+            value: id,
+            position,
+        }))
     }
 }

@@ -1,0 +1,152 @@
+//! The change feed in SQLite: `changes` rows written in each change's transaction, read in
+//! `seq` order (one writer at a time, so sequence order is commit order).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{SqliteStore, time::from_ms, time::to_ms, vehicles::VehicleRow};
+use crate::{
+    domain::Vehicle,
+    store::{
+        Change, ChangeKind, FeedBatch, FeedPosition, FeedStore, StoreError, StoreResult, pack_ids,
+        unpack,
+    },
+};
+
+/// Writes the record of a change inside the caller's transaction; returns its position.
+pub(super) async fn record(
+    conn: &mut SqliteConnection,
+    change: &ChangeKind,
+    now: DateTime<Utc>,
+) -> StoreResult<FeedPosition> {
+    let (kind, ids) = match change {
+        ChangeKind::Vehicles(ids) => ("vehicles", Some(pack_ids(ids))),
+        ChangeKind::Retention => ("retention", None),
+        ChangeKind::Keys => ("keys", None),
+    };
+    let written = sqlx::query("INSERT INTO changes (kind, ids, at_ms) VALUES (?1, ?2, ?3)")
+        .bind(kind)
+        .bind(ids)
+        .bind(to_ms(now))
+        .execute(conn)
+        .await?;
+    Ok(FeedPosition(written.last_insert_rowid()))
+}
+
+#[async_trait]
+impl FeedStore for SqliteStore {
+    async fn feed_frontier(&self) -> StoreResult<FeedPosition> {
+        let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM changes")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(FeedPosition(last + 1))
+    }
+
+    async fn read_changes(&self, from: FeedPosition, limit: u32) -> StoreResult<FeedBatch> {
+        let trimmed_below: i64 =
+            sqlx::query_scalar("SELECT trimmed_below FROM feed_state WHERE id = 1")
+                .fetch_one(&self.reader)
+                .await?;
+        if from.0 < trimmed_below {
+            return Err(StoreError::FeedTrimmed);
+        }
+        let rows: Vec<(i64, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT seq, kind, ids, at_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(from.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let frontier = rows.last().map_or(from, |(seq, ..)| FeedPosition(seq + 1));
+        let changes = rows
+            .into_iter()
+            .filter_map(|(seq, kind, ids, at_ms)| {
+                Some(Change {
+                    position: FeedPosition(seq),
+                    kind: unpack(&kind, ids.as_deref())?,
+                    at: from_ms(at_ms),
+                })
+            })
+            .collect();
+        Ok(FeedBatch { changes, frontier })
+    }
+
+    async fn live_vehicles(&self, ids: &[i64], now: DateTime<Utc>) -> StoreResult<Vec<Vehicle>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<VehicleRow> = sqlx::query_as(concat!(
+            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            retention_ms!(),
+            " AS retention_ms FROM vehicles WHERE id IN (SELECT value FROM json_each('[' || ?2 || ']')) ",
+            "AND entry_ms > ?1 - ",
+            retention_ms!()
+        ))
+        .bind(to_ms(now))
+        .bind(pack_ids(ids))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(Vehicle::from).collect())
+    }
+
+    async fn record_reader(
+        &self,
+        instance: &str,
+        position: FeedPosition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO feed_readers (instance, position, seen_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (instance) DO UPDATE SET position = excluded.position, seen_ms = excluded.seen_ms",
+        )
+        .bind(instance)
+        .bind(position.0)
+        .bind(to_ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn trim_changes(
+        &self,
+        readers_since: DateTime<Utc>,
+        older_than: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM feed_readers WHERE seen_ms < ?1")
+            .bind(to_ms(readers_since))
+            .execute(&mut *tx)
+            .await?;
+        // Read by every reader still around (none around: nothing is needed any more), or
+        // older than any copy may lag.
+        let below: i64 = sqlx::query_scalar(
+            "SELECT max(coalesce((SELECT min(position) FROM feed_readers), \
+                                 (SELECT coalesce(max(seq), 0) + 1 FROM changes)), \
+                        coalesce((SELECT max(seq) + 1 FROM changes WHERE at_ms < ?1), 0))",
+        )
+        .bind(to_ms(older_than))
+        .fetch_one(&mut *tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM changes WHERE seq < ?1")
+            .bind(below)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE feed_state SET trimmed_below = max(trimmed_below, ?1) WHERE id = 1")
+            .bind(below)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn listen_for_changes(&self, _wake: Arc<Notify>, _stop: CancellationToken) {
+        // Writes by this process wake its reader directly; those of other processes on the
+        // same file (the command line) are found by the reader's polling.
+    }
+}
