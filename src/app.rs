@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{DatabaseUrl, Settings, WebSocketSettings},
+    config::{Settings, WebSocketSettings},
     domain::{ApiKeySecret, Pseudonymizer},
     http, jobs,
     projection::{Freshness, Projector},
@@ -19,10 +19,7 @@ use crate::{
         AuditService, BackupService, KeyService, MaintenanceService, RetentionService,
         VehicleService,
     },
-    store::{
-        Store,
-        sqlite::{DatabaseLock, SqliteStore},
-    },
+    store::{self, Claim, ClaimKind, OpenOptions, Store},
     telemetry::metrics::Metrics,
 };
 
@@ -135,16 +132,12 @@ impl AppState {
 
 /// Opens the database the settings name, running its migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    match &settings.database {
-        DatabaseUrl::Sqlite(path) => {
-            let store = SqliteStore::open_with(path, settings.sqlite_synchronous)
-                .await
-                .with_context(|| {
-                    format!("cannot open the SQLite database at {}", path.display())
-                })?;
-            Ok(Arc::new(store))
-        }
-    }
+    let options = OpenOptions {
+        sqlite_synchronous: settings.sqlite_synchronous,
+    };
+    store::open(&settings.database, options)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.database))
 }
 
 /// A service bound to its address and ready to run.
@@ -159,21 +152,19 @@ pub struct App {
     background_jobs: bool,
     /// Stops the change-feed reader when the app stops (or is dropped unstarted).
     _projector: tokio_util::sync::DropGuard,
-    /// Held while serving, so `restore` cannot replace the database under us.
-    _lock: Option<DatabaseLock>,
+    /// Held while serving, so `restore` cannot replace the data under us.
+    _claim: Claim,
 }
 
 impl App {
     /// Opens storage, makes sure an admin key exists and binds the listener (port 0 picks a
     /// free port, which tests use).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let lock = match &settings.database {
-            DatabaseUrl::Sqlite(path) => Some(
-                DatabaseLock::acquire(path)
-                    .context("cannot start: another server holds the database")?,
-            ),
-        };
         let store = open_store(settings).await?;
+        let claim = store
+            .claim(ClaimKind::Serve)
+            .await
+            .context("cannot start: the database is in use")?;
         tokio::task::spawn_blocking(crate::domain::PhoneNumber::warm_up).await?;
         // The feed position first: every change from here on reaches the index, including
         // those committed while it loads (applying one twice changes nothing).
@@ -227,7 +218,7 @@ impl App {
             first_admin_key,
             background_jobs: true,
             _projector: stop_projector.drop_guard(),
-            _lock: lock,
+            _claim: claim,
         })
     }
 

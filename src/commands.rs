@@ -6,12 +6,12 @@ use std::path::Path;
 
 use crate::{
     app::{App, AppState, open_store},
-    config::{DatabaseUrl, Settings},
+    config::Settings,
     domain::{AuditContext, NewKeySpec, RawField, Role},
     projection::Freshness,
     search::{EventBus, LiveSearch},
     service::BackupTrigger,
-    store::{ApiKeyRecord, sqlite},
+    store::{self, ApiKeyRecord, ClaimKind},
     telemetry,
 };
 
@@ -168,49 +168,60 @@ pub async fn backup(settings: Settings, out: Option<&Path>) -> anyhow::Result<()
     Ok(())
 }
 
-/// `parking restore FILE`: replaces the database with a verified backup. Refused while a
-/// server holds the database. The database it replaces is first saved as a backup like any
-/// other (so the same retention rules delete it), unless `discard_current` says to drop it.
+/// `parking restore FILE`: replaces the data with a verified backup's. Refused while a server
+/// holds the database. What it replaces is first saved as a backup like any other (so the
+/// same retention rules delete it), unless `discard_current` says to drop it.
 pub async fn restore(settings: Settings, file: &Path, discard_current: bool) -> anyhow::Result<()> {
     telemetry::init_for_command();
-    let DatabaseUrl::Sqlite(database) = &settings.database;
-    sqlite::verify_file(file)
-        .await
-        .with_context(|| format!("cannot restore {}", file.display()))?;
-    let _lock = sqlite::DatabaseLock::acquire(database)
-        .context("cannot restore while a server uses the database")?;
-    let kept = if database.exists() && !discard_current {
-        let state = command_state(&settings).await?;
-        let backup = state
-            .backups
-            .create(BackupTrigger::BeforeRestore, &AuditContext::command_line())
-            .await;
-        state.store.close().await;
-        Some(backup.context(
-            "cannot back up the current database before replacing it; \
-             pass --discard-current to replace it without a backup",
-        )?)
-    } else {
-        sqlite::discard_database(database)?;
-        None
-    };
-    sqlite::replace_database(database, file)
+    store::verify_backup(file)
         .await
         .with_context(|| format!("cannot restore {}", file.display()))?;
     let state = command_state(&settings).await?;
+    let restored = restore_into(&state, file, discard_current).await;
     let keys = state.keys.list().await;
     state.store.close().await;
-    match kept {
+    match restored? {
         Some(backup) => eprintln!(
-            "restored; the replaced database was saved as the backup {} (deleted, like every \
+            "restored; the data it replaced was saved as the backup {} (deleted, like every \
              backup, once the retention period has passed)",
             backup.path.display()
         ),
-        None => eprintln!("restored; the replaced database was discarded"),
+        None => eprintln!("restored; the data it replaced was discarded"),
     }
     eprintln!("API keys in the restored database (every active one can call the service):");
     print_keys(&keys?, chrono::Utc::now());
     Ok(())
+}
+
+async fn restore_into(
+    state: &AppState,
+    file: &Path,
+    discard_current: bool,
+) -> anyhow::Result<Option<crate::service::BackupInfo>> {
+    let _claim = state
+        .store
+        .claim(ClaimKind::Maintain)
+        .await
+        .context("cannot restore while a server uses the database")?;
+    let kept = if discard_current {
+        None
+    } else {
+        let backup = state
+            .backups
+            .create(BackupTrigger::BeforeRestore, &AuditContext::command_line())
+            .await
+            .context(
+                "cannot back up the current data before replacing it; \
+                 pass --discard-current to replace it without a backup",
+            )?;
+        Some(backup)
+    };
+    state
+        .store
+        .load_backup(file)
+        .await
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    Ok(kept)
 }
 
 async fn shutdown_signal() {

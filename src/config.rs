@@ -10,17 +10,11 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use crate::store::DatabaseUrl;
 use crate::{
     domain::{ApiKeySecret, PhoneRegion},
-    store::sqlite::Synchronous,
+    store::SqliteSynchronous as Synchronous,
 };
-
-/// Where the data lives, from `PARKING_DATABASE_URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// `sqlite://PATH`: the embedded database, created on first start.
-    Sqlite(PathBuf),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

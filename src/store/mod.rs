@@ -11,7 +11,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use crate::domain::{
     AuditRecord, NewAuditEntry, NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges,
@@ -167,9 +167,34 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn purge_audit_before(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }
 
+/// A hold on a database, released when dropped (or when the process ends, however it ends).
+pub struct Claim(#[allow(dead_code)] Box<dyn std::any::Any + Send + Sync>);
+
+impl Claim {
+    pub fn new(guard: impl std::any::Any + Send + Sync) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+/// What a claim is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKind {
+    /// A server: refused while maintenance holds the database; on SQLite also while another
+    /// server does (one server per file).
+    Serve,
+    /// Maintenance that must not run beside any server (restore).
+    Maintain,
+}
+
 /// Bulk deletion and backups.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Claims the database; fails at once, saying why, when the claim cannot be had.
+    async fn claim(&self, kind: ClaimKind) -> StoreResult<Claim>;
+    /// Replaces everything the database holds with what the verified backup `file` holds
+    /// (migrated to this version first, in a private copy), in one transaction. The caller
+    /// holds a `Maintain` claim.
+    async fn load_backup(&self, file: &Path) -> StoreResult<()>;
     /// Deletes up to `limit` vehicles in `scope`, in one short transaction that also records
     /// the deletion in the run's audit entry. Returns the ids deleted.
     async fn delete_vehicles_batch(
@@ -215,4 +240,44 @@ pub trait FeedStore: Send + Sync + 'static {
         wake: std::sync::Arc<tokio::sync::Notify>,
         stop: tokio_util::sync::CancellationToken,
     );
+}
+
+/// Where the data lives, from `PARKING_DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: the embedded database, created on first start.
+    Sqlite(std::path::PathBuf),
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+        }
+    }
+}
+
+pub use sqlite::Synchronous as SqliteSynchronous;
+
+/// How a database is opened, beyond its URL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// When an SQLite commit is on disk (`PARKING_SQLITE_SYNCHRONOUS`).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// Opens the database `url` names, bringing its schema up to date.
+pub async fn open(url: &DatabaseUrl, options: OpenOptions) -> StoreResult<Arc<dyn Store>> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Arc::new(
+            sqlite::SqliteStore::open_with(path, options.sqlite_synchronous).await?,
+        )),
+    }
+}
+
+/// Checks that `file` is a backup this service can restore: an SQLite file that passes its
+/// integrity check and holds exactly the service's schema. Backups of either backend are such
+/// files.
+pub async fn verify_backup(file: &Path) -> StoreResult<()> {
+    sqlite::verify_file(file).await
 }

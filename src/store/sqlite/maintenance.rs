@@ -9,14 +9,25 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode},
 };
 
+use super::DatabaseLock;
 use super::{SqliteStore, audit, feed, time::to_ms};
 use crate::store::{
-    BatchAudit, ChangeKind, Committed, DeleteScope, FeedPosition, MaintenanceStore, StoreError,
-    StoreResult,
+    BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition,
+    MaintenanceStore, StoreError, StoreResult,
 };
 
 #[async_trait]
 impl MaintenanceStore for SqliteStore {
+    /// One lock file per database, held exclusively by its server or by maintenance: a second
+    /// server and a restore beside a server are both refused.
+    async fn claim(&self, _kind: ClaimKind) -> StoreResult<Claim> {
+        DatabaseLock::acquire(&self.path).map(Claim::new)
+    }
+
+    async fn load_backup(&self, file: &Path) -> StoreResult<()> {
+        self.load_backup_file(file).await
+    }
+
     async fn delete_vehicles_batch(
         &self,
         scope: DeleteScope,

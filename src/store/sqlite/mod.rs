@@ -27,7 +27,6 @@ mod vehicles;
 
 pub use lock::DatabaseLock;
 pub use maintenance::verify_file;
-pub use restore::{discard_database, replace_database};
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -47,6 +46,7 @@ const MAX_READERS: u32 = 8;
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    path: std::path::PathBuf,
     writer: SqlitePool,
     reader: SqlitePool,
     /// For connections outside the pools (backups).
@@ -115,6 +115,7 @@ impl SqliteStore {
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
         Ok(Self {
+            path: path.to_owned(),
             registrations: batch::start(writer.clone()),
             writer,
             reader,

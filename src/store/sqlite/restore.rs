@@ -1,39 +1,94 @@
-//! Putting a verified backup in place of the database.
+//! Loading a backup into the database: the backup's rows replace the database's, in one
+//! transaction, from a private copy migrated to this version's schema.
 
-use std::{fs::File, io, path::Path};
+use std::{io, path::Path};
 
 use super::{SqliteStore, with_suffix};
 use crate::store::{StoreResult, private_files};
 
-/// Replaces `database` with a copy of `backup` and migrates it so a server starts on it. The
-/// caller has verified `backup`, holds the database lock (no server is running) and has kept
-/// what it wants of the old database: its files are deleted.
-pub async fn replace_database(database: &Path, backup: &Path) -> StoreResult<()> {
-    let staging = with_suffix(database, ".restoring");
-    remove_if_present(&staging)?;
-    std::fs::copy(backup, &staging)?;
-    // `copy` gives the new file the backup's permissions; the database is private whatever
-    // they were.
-    private_files::restrict(&staging)?;
-    File::open(&staging)?.sync_all()?;
-    // The old database's WAL and shared memory belong to it: left beside the new file, SQLite
-    // would replay that WAL into it.
-    for part in ["-wal", "-shm", "-journal"] {
-        remove_if_present(&with_suffix(database, part))?;
-    }
-    std::fs::rename(&staging, database)?;
-    if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    SqliteStore::migrate(database).await
-}
+/// The tables a backup restores, with their columns.
+const TABLES: [(&str, &str); 3] = [
+    (
+        "vehicles",
+        "id, number_plate, plate_folded, contact_name, name_folded, phone_number, entry_ms, \
+         created_ms, updated_ms",
+    ),
+    (
+        "audit_logs",
+        "id, ts_ms, action, entity, entity_id, actor, request_id, details",
+    ),
+    (
+        "api_keys",
+        "id, name, role, key_hash, from_env, created_ms, revoked_ms, expires_ms, last_used_ms",
+    ),
+];
 
-/// Deletes the database and its companion files (restore without keeping the old one).
-pub fn discard_database(database: &Path) -> StoreResult<()> {
-    for part in ["", "-wal", "-shm", "-journal"] {
-        remove_if_present(&with_suffix(database, part))?;
+impl SqliteStore {
+    pub(super) async fn load_backup_file(&self, backup: &Path) -> StoreResult<()> {
+        // A private copy brought to this version's schema: the backup itself is never changed.
+        let staging = with_suffix(&self.path, ".restoring");
+        remove_if_present(&staging)?;
+        std::fs::copy(backup, &staging)?;
+        private_files::restrict(&staging)?;
+        let loaded = async {
+            SqliteStore::migrate(&staging).await?;
+            self.replace_rows_from(&staging).await
+        }
+        .await;
+        remove_if_present(&staging)?;
+        loaded
     }
-    Ok(())
+
+    async fn replace_rows_from(&self, staging: &Path) -> StoreResult<()> {
+        let staging = staging.to_str().ok_or_else(|| {
+            crate::store::StoreError::Corrupt("the database path is not valid UTF-8".into())
+        })?;
+        let mut conn = self.writer.acquire().await?;
+        // Rows deleted here are personal data: overwritten, not left in free pages.
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("ATTACH DATABASE ?1 AS backup")
+            .bind(staging)
+            .execute(&mut *conn)
+            .await?;
+        let mut script =
+            String::from("BEGIN IMMEDIATE; DELETE FROM changes; DELETE FROM feed_readers; ");
+        for (table, columns) in TABLES {
+            script.push_str(&format!(
+                "DELETE FROM main.{table}; \
+                 INSERT INTO main.{table} ({columns}) SELECT {columns} FROM backup.{table}; "
+            ));
+        }
+        script.push_str(
+            "UPDATE main.system_config SET \
+               retention_hours = (SELECT retention_hours FROM backup.system_config WHERE id = 1), \
+               retention_updated_ms = (SELECT retention_updated_ms FROM backup.system_config WHERE id = 1), \
+               audit_secret = (SELECT audit_secret FROM backup.system_config WHERE id = 1) \
+             WHERE id = 1; \
+             UPDATE feed_state SET trimmed_below = \
+               coalesce((SELECT seq + 1 FROM sqlite_sequence WHERE name = 'changes'), 1) WHERE id = 1; \
+             COMMIT;",
+        );
+        let replaced = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(&mut *conn)
+            .await;
+        if replaced.is_err() {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        }
+        let _ = sqlx::query("DETACH DATABASE backup")
+            .execute(&mut *conn)
+            .await;
+        sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await?;
+        replaced?;
+        // What the WAL still holds of the old rows goes with this checkpoint.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
