@@ -296,11 +296,9 @@ fn parse_database_url(url: &str) -> anyhow::Result<DatabaseUrl> {
         return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!(
-            "PARKING_DATABASE_URL: PostgreSQL is not supported by this build yet; use sqlite://PATH"
-        );
+        return Ok(DatabaseUrl::Postgres(url.to_owned()));
     }
-    bail!("PARKING_DATABASE_URL must start with sqlite://")
+    bail!("PARKING_DATABASE_URL must start with sqlite:// or postgres://")
 }
 
 /// The environment provider reads `123` as a number and `true` as a boolean; a text setting

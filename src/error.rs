@@ -158,6 +158,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what.to_owned()),
             ServiceError::Conflict(what) => ApiError::Conflict(what.to_owned()),
             ServiceError::BackupFailed(cause) => ApiError::BackupFailed(cause.to_string()),
+            ServiceError::Store(cause) if cause.is_unavailable() => {
+                tracing::warn!(error = %cause, "the database is unreachable");
+                ApiError::Unavailable("the database is unreachable; retry shortly".into())
+            }
             other @ (ServiceError::Store(_) | ServiceError::Randomness(_)) => {
                 ApiError::Internal(other.to_string())
             }

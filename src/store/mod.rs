@@ -3,9 +3,20 @@
 //! The backend is chosen from the database URL at start-up; nothing above this module knows
 //! which one it talks to.
 
+/// The retention period in force, in milliseconds, as SQL that both backends run: the one
+/// definition of the cut-off (`now − retention`) that every read and delete of vehicles
+/// compares `entry_ms` against, so that expiry is exact whether or not the purge has run.
+macro_rules! retention_ms {
+    () => {
+        "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)"
+    };
+}
+
 mod feed;
+pub mod postgres;
 pub mod private_files;
 mod records;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -38,6 +49,9 @@ pub enum StoreError {
     /// Changes after the reader's position were trimmed: its copy must be rebuilt.
     #[error("the change feed was trimmed past this reader's position")]
     FeedTrimmed,
+    /// Another process holds the database in a way that excludes this use; says which.
+    #[error("{0}")]
+    Busy(String),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -186,9 +200,18 @@ pub enum ClaimKind {
     Maintain,
 }
 
+/// The scheduled jobs' lease: at most one server on a database holds it at a time.
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// Whether it is still held (a lost connection loses it, and another server takes it).
+    async fn held(&mut self) -> bool;
+}
+
 /// Bulk deletion and backups.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync + 'static {
+    /// Takes the jobs' lease if no other server holds it.
+    async fn try_lead(&self) -> StoreResult<Option<Box<dyn Lease>>>;
     /// Claims the database; fails at once, saying why, when the claim cannot be had.
     async fn claim(&self, kind: ClaimKind) -> StoreResult<Claim>;
     /// Replaces everything the database holds with what the verified backup `file` holds
@@ -247,13 +270,31 @@ pub trait FeedStore: Send + Sync + 'static {
 pub enum DatabaseUrl {
     /// `sqlite://PATH`: the embedded database, created on first start.
     Sqlite(std::path::PathBuf),
+    /// `postgres://…`: a PostgreSQL database that several servers may share.
+    Postgres(String),
 }
 
 impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&without_password(url)),
         }
+    }
+}
+
+/// The URL without its password, which must not reach a log or an error message.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -272,6 +313,7 @@ pub async fn open(url: &DatabaseUrl, options: OpenOptions) -> StoreResult<Arc<dy
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(
             sqlite::SqliteStore::open_with(path, options.sqlite_synchronous).await?,
         )),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
     }
 }
 
@@ -280,4 +322,32 @@ pub async fn open(url: &DatabaseUrl, options: OpenOptions) -> StoreResult<Arc<dy
 /// files.
 pub async fn verify_backup(file: &Path) -> StoreResult<()> {
     sqlite::verify_file(file).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        let url = super::DatabaseUrl::Postgres("postgres://app:s3cret@db:5432/parking".into());
+        assert_eq!(url.to_string(), "postgres://app@db:5432/parking");
+        let plain = super::DatabaseUrl::Postgres("postgres://db/parking".into());
+        assert_eq!(plain.to_string(), "postgres://db/parking");
+    }
+}
+
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing or failing a statement):
+    /// the request is answered `503` and may be retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
 }

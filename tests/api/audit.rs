@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_problem, error_fields, minutes_ago, open_file, rfc3339, spawn_app, vehicle,
+    TestApp, assert_problem, error_fields, minutes_ago, rfc3339, spawn_app, vehicle,
 };
 
 const PLATE: &str = "ab-12 cde";
@@ -181,14 +181,13 @@ async fn every_critical_operation_is_audited_with_actor_and_request_id() {
 async fn the_audit_table_holds_no_personal_data() {
     let app = spawn_app().await;
     do_everything(&app).await;
-    let mut conn = open_file(&app.db_path).await;
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT ts_ms || action || entity || coalesce(entity_id, '') || actor || \
-         coalesce(request_id, '') || details FROM audit_logs",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let rows = app
+        .database
+        .texts(
+            "SELECT ts_ms || action || entity || coalesce(entity_id, '') || actor || \
+             coalesce(request_id, '') || details FROM audit_logs",
+        )
+        .await;
     assert!(rows.len() >= 10);
     let everything = rows.join("\n").to_lowercase();
     // Tokens long enough never to turn up by chance in a timestamp, a ULID or a hex pseudonym.

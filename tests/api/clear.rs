@@ -27,7 +27,7 @@ async fn clear_without_confirmation_is_refused_and_deletes_nothing() {
         let problem = assert_problem(clear(&app, &body).await, 422).await;
         assert_eq!(error_fields(&problem), ["confirm"], "{body}");
     }
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 1);
+    assert_eq!(app.database.count_rows("vehicles").await, 1);
     assert!(
         !app.backup_dir.exists() || std::fs::read_dir(&app.backup_dir).unwrap().next().is_none(),
         "no backup either"
@@ -41,7 +41,7 @@ async fn clear_without_confirmation_is_refused_and_deletes_nothing() {
         .await
         .unwrap();
     assert_problem(operator, 403).await;
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 1);
+    assert_eq!(app.database.count_rows("vehicles").await, 1);
 }
 
 #[tokio::test]
@@ -71,7 +71,7 @@ async fn clear_writes_a_verified_backup_first_that_holds_the_vehicles() {
         3,
         "the backup holds the cleared vehicles"
     );
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 0);
+    assert_eq!(app.database.count_rows("vehicles").await, 0);
     assert_eq!(app.list_ok(&[]).await["items"], json!([]));
 
     let cleared = app.audit_entries(&[("action", "vehicles.cleared")]).await;
@@ -111,7 +111,7 @@ async fn when_the_backup_fails_nothing_is_deleted() {
             .unwrap()
             .contains("nothing was deleted")
     );
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 1);
+    assert_eq!(app.database.count_rows("vehicles").await, 1);
     assert_eq!(app.get_vehicle("SAFE1").await.status(), 200);
     assert!(
         app.audit_entries(&[("action", "vehicles.cleared")])

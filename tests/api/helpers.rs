@@ -12,6 +12,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::database::TestDatabase;
+
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 
 pub struct TestApp {
@@ -20,7 +22,9 @@ pub struct TestApp {
     pub admin_key: String,
     pub operator_key: String,
     pub state: AppState,
+    /// The SQLite file (tests that are about the file itself run on SQLite only).
     pub db_path: PathBuf,
+    pub database: TestDatabase,
     pub backup_dir: PathBuf,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
@@ -41,9 +45,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("parking.db");
+    let database = TestDatabase::create(dir.path()).await;
     let mut settings = Settings::from_defaults(&Overrides {
         bind: Some("127.0.0.1:0".into()),
-        database: Some(format!("sqlite://{}", db_path.display())),
+        database: Some(database.url()),
     })
     .unwrap();
     settings.admin_key = Some(ApiKeySecret::from_presented(ADMIN_KEY));
@@ -69,6 +74,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         operator_key: operator.expose().to_owned(),
         state,
         db_path,
+        database,
         backup_dir,
         shutdown,
         _dir: dir,

@@ -1,13 +1,12 @@
 //! API keys over HTTP (§2): roles, errors, audit, expiry, and revocation reaching open
 //! live searches.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use parking::{
     domain::{AuditContext, Role},
     service::KeyService,
-    store::sqlite::SqliteStore,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -313,8 +312,16 @@ async fn a_revocation_made_by_another_process_reaches_open_live_searches() {
     let app = spawn_app().await;
     let (record, secret) = create_key(&app.state, "kiosk", Role::Operator).await;
     let mut ws = subscribed_search(&app, secret.expose()).await;
-    // What `parking keys revoke` does: its own store on the same database file.
-    let other = Arc::new(SqliteStore::open(&app.db_path).await.unwrap());
+    // What `parking keys revoke` (or another instance) does: its own store on the database.
+    let url = parking::config::Settings::from_defaults(&parking::config::Overrides {
+        bind: None,
+        database: Some(app.database.url()),
+    })
+    .unwrap()
+    .database;
+    let other = parking::store::open(&url, parking::store::OpenOptions::default())
+        .await
+        .unwrap();
     KeyService::new(other.clone(), parking::projection::Freshness::none())
         .revoke(record.id, &AuditContext::command_line())
         .await
@@ -324,7 +331,7 @@ async fn a_revocation_made_by_another_process_reaches_open_live_searches() {
         status_with(&app, secret.expose()).await,
         StatusCode::UNAUTHORIZED
     );
-    parking::store::Store::close(other.as_ref()).await;
+    other.close().await;
 }
 
 #[tokio::test]

@@ -223,11 +223,12 @@ async fn a_purge_run_pushes_removed_for_matching_vehicles() {
     park(&app, "PG1", "One", 30).await;
     assert_eq!(next(&mut ws).await["type"], "added");
     // Deleted behind the index's back (another process), then purged: the purge tells.
-    let mut conn = crate::helpers::open_file(&app.db_path).await;
-    sqlx::query("UPDATE vehicles SET entry_ms = entry_ms - 86400000 * 2")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    app.database
+        .execute(
+            "UPDATE vehicles SET entry_ms = entry_ms - 86400000 * 2",
+            &[],
+        )
+        .await;
     app.run_purge_job().await;
     assert_eq!(
         next(&mut ws).await,

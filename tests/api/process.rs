@@ -19,9 +19,9 @@ use tokio::{
 
 const KEY: &str = "process-test-admin-key-42";
 
-struct Server {
+pub struct Server {
     child: Child,
-    address: String,
+    pub address: String,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
 }
@@ -43,13 +43,18 @@ async fn start(db: &Path, admin_key: Option<&str>) -> Server {
 }
 
 async fn start_with(db: &Path, admin_key: Option<&str>, env: &[(&str, &str)]) -> Server {
-    start_command(parking(), db, admin_key, env).await
+    start_command(parking(), &database_url(db), admin_key, env).await
+}
+
+/// Starts `parking serve` on the database at `url`.
+pub async fn start_on(url: &str, admin_key: Option<&str>, env: &[(&str, &str)]) -> Server {
+    start_command(parking(), url, admin_key, env).await
 }
 
 /// Starts `command` (the `parking` binary, or a wrapper that runs it) as `parking serve`.
 async fn start_command(
     mut command: Command,
-    db: &Path,
+    url: &str,
     admin_key: Option<&str>,
     env: &[(&str, &str)],
 ) -> Server {
@@ -58,13 +63,7 @@ async fn start_command(
         .env("PARKING_RATE_LIMIT_PER_SEC", "0")
         .envs(env.iter().copied());
     command
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            &database_url(db),
-        ])
+        .args(["serve", "--bind", "127.0.0.1:0", "--database", url])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(key) = admin_key {
@@ -108,8 +107,19 @@ async fn start_command(
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Everything the server has written to standard output so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Kills the server with SIGKILL and waits until it is gone.
+    pub async fn kill(mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait().await;
     }
 
     fn signal(&self, name: &str) {
@@ -122,7 +132,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns the exit code.
-    async fn stop(mut self) -> (Option<i32>, Vec<String>, Vec<String>) {
+    pub async fn stop(mut self) -> (Option<i32>, Vec<String>, Vec<String>) {
         self.signal("-TERM");
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
@@ -701,7 +711,7 @@ async fn a_server_out_of_file_descriptors_recovers_once_slow_clients_are_cut_off
         .kill_on_drop(true);
     let server = start_command(
         limited,
-        &dir.path().join("parking.db"),
+        &database_url(&dir.path().join("parking.db")),
         Some(KEY),
         &[
             ("PARKING_HEADER_READ_TIMEOUT_SECS", "2"),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, count_rows, minutes_ago, open_file, rfc3339, spawn_app, vehicle};
+use crate::helpers::{TestApp, minutes_ago, rfc3339, spawn_app, vehicle};
 
 async fn park_at(app: &TestApp, plate: &str, minutes: i64) {
     let mut body = vehicle(plate);
@@ -26,14 +26,14 @@ async fn expired_vehicles_are_invisible_at_once_and_deleted_by_the_job() {
     assert_eq!(app.get_vehicle("OLD1").await.status(), 404);
     assert_eq!(app.list_ok(&[]).await["items"].as_array().unwrap().len(), 1);
     assert_eq!(
-        count_rows(&app.db_path, "vehicles").await,
+        app.database.count_rows("vehicles").await,
         4,
         "still stored until purged"
     );
 
     // ...and gone from the file after one run of the job.
     app.run_purge_job().await;
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 1);
+    assert_eq!(app.database.count_rows("vehicles").await, 1);
     assert_eq!(app.get_vehicle("NEW1").await.status(), 200);
 
     let purges = app.audit_entries(&[("action", "vehicles.purged")]).await;
@@ -91,21 +91,18 @@ async fn purge_now_reports_the_count_and_cutoff() {
     assert_eq!(operator.status(), 403);
 }
 
-/// Seeds rows straight into the file: 100,000 registrations over HTTP would take minutes.
+/// Seeds rows straight into the database: 100,000 registrations over HTTP would take minutes.
 async fn seed_expired(app: &TestApp, count: i64) {
-    let mut conn = open_file(&app.db_path).await;
     let entry_ms = (Utc::now() - TimeDelta::hours(48)).timestamp_millis();
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
-         INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number, \
-         entry_ms, created_ms, updated_ms) \
-         SELECT 'EX' || i, 'EX' || i, 'Expired Person', 'expired person', '+442079460958', ?2, ?2, ?2 FROM n",
-    )
-    .bind(count)
-    .bind(entry_ms)
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    app.database
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number, \
+             entry_ms, created_ms, updated_ms) \
+             SELECT 'EX' || i, 'EX' || i, 'Expired Person', 'expired person', '+442079460958', $2, $2, $2 FROM n",
+            &[count, entry_ms],
+        )
+        .await;
 }
 
 #[tokio::test]
@@ -147,7 +144,7 @@ async fn purging_100k_rows_keeps_reads_answering() {
     assert_eq!(body["deleted"], 100_000);
     assert!(reads >= 5, "only {reads} reads completed while purging");
     eprintln!("purged 100000 rows in {took:?}; {reads} reads meanwhile, slowest {slowest:?}");
-    assert_eq!(count_rows(&app.db_path, "vehicles").await, 1);
+    assert_eq!(app.database.count_rows("vehicles").await, 1);
     let purges = app.audit_entries(&[("action", "vehicles.purged")]).await;
     assert_eq!(purges.len(), 1);
     assert_eq!(
@@ -159,19 +156,17 @@ async fn purging_100k_rows_keeps_reads_answering() {
 #[tokio::test]
 async fn audit_entries_past_their_retention_are_purged() {
     let app = spawn_app().await;
-    let mut conn = open_file(&app.db_path).await;
     let old_ms = (Utc::now() - TimeDelta::days(366)).timestamp_millis();
-    sqlx::query(
-        "INSERT INTO audit_logs (ts_ms, action, entity, actor, details) \
-         VALUES (?1, 'vehicle.deleted', 'vehicle', 'system', '{}')",
-    )
-    .bind(old_ms)
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let before = count_rows(&app.db_path, "audit_logs").await;
+    app.database
+        .execute(
+            "INSERT INTO audit_logs (ts_ms, action, entity, actor, details) \
+             VALUES ($1, 'vehicle.deleted', 'vehicle', 'system', '{}')",
+            &[old_ms],
+        )
+        .await;
+    let before = app.database.count_rows("audit_logs").await;
     app.run_purge_job().await;
-    assert_eq!(count_rows(&app.db_path, "audit_logs").await, before - 1);
+    assert_eq!(app.database.count_rows("audit_logs").await, before - 1);
     assert!(
         !app.audit_entries(&[("limit", "500")]).await.is_empty(),
         "recent entries stay"

@@ -256,10 +256,7 @@ async fn concurrent_registrations_with_duplicates_get_exactly_one_201_per_plate(
         20,
         "{statuses:?}"
     );
-    assert_eq!(
-        crate::helpers::count_rows(&app.db_path, "vehicles").await,
-        20
-    );
+    assert_eq!(app.database.count_rows("vehicles").await, 20);
     let created = app
         .audit_entries(&[("action", "vehicle.created"), ("limit", "500")])
         .await;

@@ -21,7 +21,12 @@ pub async fn connect(app: &TestApp) -> Socket {
 
 /// Connects with `key` in `X-API-Key`.
 pub async fn connect_as(app: &TestApp, key: &str) -> Socket {
-    let mut request = app.ws_url().into_client_request().unwrap();
+    connect_to(&app.ws_url(), key).await
+}
+
+/// Connects to the live search at `url` (a `ws://` address) with `key`.
+pub async fn connect_to(url: &str, key: &str) -> Socket {
+    let mut request = url.into_client_request().unwrap();
     request
         .headers_mut()
         .insert("X-API-Key", key.parse().unwrap());

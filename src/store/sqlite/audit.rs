@@ -4,13 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{
-    SqliteStore,
-    time::{from_ms, to_ms},
-};
+use super::{SqliteStore, time::to_ms};
 use crate::{
     domain::{AuditRecord, NewAuditEntry},
-    store::{AuditFilter, AuditStore, StoreResult},
+    store::{AuditFilter, AuditStore, StoreResult, rows::AuditRow},
 };
 
 /// Writes an entry on `conn`, inside the caller's transaction. Returns its id.
@@ -29,33 +26,6 @@ pub(super) async fn insert(conn: &mut SqliteConnection, entry: &NewAuditEntry) -
     .execute(conn)
     .await?;
     Ok(inserted.last_insert_rowid())
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: i64,
-    ts_ms: i64,
-    action: String,
-    entity: String,
-    entity_id: Option<String>,
-    actor: String,
-    request_id: Option<String>,
-    details: String,
-}
-
-impl From<AuditRow> for AuditRecord {
-    fn from(row: AuditRow) -> Self {
-        AuditRecord {
-            id: row.id,
-            at: from_ms(row.ts_ms),
-            action: row.action,
-            entity: row.entity,
-            entity_id: row.entity_id,
-            actor: row.actor,
-            request_id: row.request_id,
-            details: serde_json::from_str(&row.details).unwrap_or_default(),
-        }
-    }
 }
 
 #[async_trait]

@@ -9,12 +9,12 @@ use sqlx::SqliteConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{SqliteStore, time::from_ms, time::to_ms, vehicles::VehicleRow};
+use super::{SqliteStore, time::from_ms, time::to_ms};
 use crate::{
     domain::Vehicle,
     store::{
         Change, ChangeKind, FeedBatch, FeedPosition, FeedStore, StoreError, StoreResult, pack_ids,
-        unpack,
+        rows::VehicleRow, unpack,
     },
 };
 

@@ -12,45 +12,16 @@ use crate::{
     store::{
         ApiKeyRecord, ChangeKind, Committed, FeedPosition, KeyStore, NewApiKey, Revocation,
         StoreResult,
+        rows::{KEY_COLUMNS, KeyRow},
     },
 };
-
-/// The columns `KeyRow` reads.
-const COLUMNS: &str = "id, name, role, created_ms, expires_ms, last_used_ms, revoked_ms";
 
 /// Active at `?1` (now, in ms): not revoked, not expired.
 const ACTIVE: &str = "revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1)";
 
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: i64,
-    name: String,
-    role: String,
-    created_ms: i64,
-    expires_ms: Option<i64>,
-    last_used_ms: Option<i64>,
-    revoked_ms: Option<i64>,
-}
-
-impl From<KeyRow> for ApiKeyRecord {
-    fn from(row: KeyRow) -> Self {
-        ApiKeyRecord {
-            id: row.id,
-            name: row.name,
-            // The table's CHECK constraint admits only known role names; the least
-            // privileged role is the safe reading of anything else.
-            role: row.role.parse().unwrap_or(Role::Operator),
-            created_at: from_ms(row.created_ms),
-            expires_at: row.expires_ms.map(from_ms),
-            last_used_at: row.last_used_ms.map(from_ms),
-            revoked_at: row.revoked_ms.map(from_ms),
-        }
-    }
-}
-
 fn select(condition: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE {condition} ORDER BY id"
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE {condition} ORDER BY id"
     ))
 }
 

@@ -12,12 +12,24 @@ use sqlx::{
 use super::DatabaseLock;
 use super::{SqliteStore, audit, feed, time::to_ms};
 use crate::store::{
-    BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition,
+    BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition, Lease,
     MaintenanceStore, StoreError, StoreResult,
 };
 
 #[async_trait]
 impl MaintenanceStore for SqliteStore {
+    /// One server per file: it always leads.
+    async fn try_lead(&self) -> StoreResult<Option<Box<dyn Lease>>> {
+        struct Sole;
+        #[async_trait]
+        impl Lease for Sole {
+            async fn held(&mut self) -> bool {
+                true
+            }
+        }
+        Ok(Some(Box::new(Sole)))
+    }
+
     /// One lock file per database, held exclusively by its server or by maintenance: a second
     /// server and a restore beside a server are both refused.
     async fn claim(&self, _kind: ClaimKind) -> StoreResult<Claim> {
@@ -144,7 +156,7 @@ impl MaintenanceStore for SqliteStore {
 
 /// `PRAGMA integrity_check` must answer exactly `ok`, and the file must hold exactly our
 /// schema.
-async fn check_integrity(conn: &mut SqliteConnection) -> StoreResult<()> {
+pub(crate) async fn check_integrity(conn: &mut SqliteConnection) -> StoreResult<()> {
     let report: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_all(&mut *conn)
         .await?;

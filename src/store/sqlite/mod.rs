@@ -3,15 +3,6 @@
 //! Writes go through a single connection: SQLite serialises writers anyway, and funnelling
 //! them avoids `SQLITE_BUSY` retries between our own connections and keeps the WAL small.
 
-/// The retention period in force, in milliseconds, as SQL: the one definition of the cut-off
-/// (`now − retention`) that every read and delete of vehicles compares `entry_ms` against, so
-/// that expiry is exact whether or not the purge has run.
-macro_rules! retention_ms {
-    () => {
-        "(SELECT retention_hours * 3600000 FROM system_config WHERE id = 1)"
-    };
-}
-
 mod audit;
 mod batch;
 mod feed;
@@ -26,7 +17,9 @@ mod time;
 mod vehicles;
 
 pub use lock::DatabaseLock;
+pub(crate) use maintenance::check_integrity;
 pub use maintenance::verify_file;
+pub(crate) use schema::MIGRATOR;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

@@ -13,6 +13,7 @@ use crate::{
     domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
     store::{
         ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
+        rows::VehicleRow,
     },
 };
 
@@ -29,33 +30,6 @@ macro_rules! select_live {
             $rest
         )
     };
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct VehicleRow {
-    id: i64,
-    number_plate: String,
-    contact_name: String,
-    phone_number: String,
-    entry_ms: i64,
-    created_ms: i64,
-    updated_ms: i64,
-    retention_ms: i64,
-}
-
-impl From<VehicleRow> for Vehicle {
-    fn from(row: VehicleRow) -> Self {
-        Vehicle {
-            id: row.id,
-            number_plate: row.number_plate,
-            contact_name: row.contact_name,
-            phone_number: row.phone_number,
-            entry_time: from_ms(row.entry_ms),
-            expires_at: from_ms(row.entry_ms.saturating_add(row.retention_ms)),
-            created_at: from_ms(row.created_ms),
-            updated_at: from_ms(row.updated_ms),
-        }
-    }
 }
 
 /// Registers one vehicle in its own transaction: the path for a lone registration and for

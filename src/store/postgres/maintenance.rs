@@ -1,0 +1,93 @@
+//! Bulk deletion in short batches, claims, the jobs' lease, backups and restores.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{PostgresStore, feed, insert_audit};
+use crate::store::{
+    BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition, Lease,
+    MaintenanceStore, StoreResult,
+};
+
+#[async_trait]
+impl MaintenanceStore for PostgresStore {
+    async fn try_lead(&self) -> StoreResult<Option<Box<dyn Lease>>> {
+        self.try_lease().await
+    }
+
+    async fn claim(&self, kind: ClaimKind) -> StoreResult<Claim> {
+        self.claim_lock(kind).await
+    }
+
+    async fn load_backup(&self, file: &Path) -> StoreResult<()> {
+        self.load_backup_file(file).await
+    }
+
+    async fn delete_vehicles_batch(
+        &self,
+        scope: DeleteScope,
+        limit: u32,
+        run: &mut BatchAudit,
+    ) -> StoreResult<Committed<Vec<i64>>> {
+        let mut tx = self.pool.begin().await?;
+        // Rows another instance is deleting right now are skipped, not waited for: each row
+        // is deleted, and counted, once.
+        let chosen = match scope {
+            DeleteScope::EnteredBy(cutoff) => sqlx::query_scalar(
+                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles WHERE entry_ms <= $1 \
+                 ORDER BY entry_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+            )
+            .bind(cutoff.timestamp_millis())
+            .bind(i64::from(limit)),
+            DeleteScope::All => sqlx::query_scalar(
+                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id \
+                 LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id",
+            )
+            .bind(i64::from(limit)),
+        };
+        let ids: Vec<i64> = chosen.fetch_all(&mut *tx).await?;
+        if ids.is_empty() {
+            return Ok(Committed {
+                value: ids,
+                position: FeedPosition::default(),
+            });
+        }
+        let deleted = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        let new_id = match run.id {
+            None => {
+                let mut entry = run.entry.clone();
+                entry.details["deleted"] = deleted.into();
+                Some(insert_audit(&mut tx, &entry).await?)
+            }
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE audit_logs SET details = jsonb_set(details::jsonb, '{deleted}', \
+                     to_jsonb((details::jsonb ->> 'deleted')::bigint + $2))::text WHERE id = $1",
+                )
+                .bind(id)
+                .bind(deleted)
+                .execute(&mut *tx)
+                .await?;
+                None
+            }
+        };
+        let position =
+            feed::record(&mut tx, &ChangeKind::Vehicles(ids.clone()), Utc::now()).await?;
+        tx.commit().await?;
+        // Remembered only once committed, so a failed first batch cannot leave later batches
+        // adding to an entry that does not exist.
+        if new_id.is_some() {
+            run.id = new_id;
+        }
+        Ok(Committed {
+            value: ids,
+            position,
+        })
+    }
+
+    async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
+        self.export_backup(target, now).await
+    }
+}
