@@ -324,6 +324,29 @@ pub async fn verify_backup(file: &Path) -> StoreResult<()> {
     sqlite::verify_file(file).await
 }
 
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing or failing a statement):
+    /// the request is answered `503` and may be retried.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // PostgreSQL going down or refusing connections: connection exceptions (08…),
+            // operator intervention such as a shutdown (57P…), too many connections (53300).
+            StoreError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300"),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -332,22 +355,5 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://app@db:5432/parking");
         let plain = super::DatabaseUrl::Postgres("postgres://db/parking".into());
         assert_eq!(plain.to_string(), "postgres://db/parking");
-    }
-}
-
-impl StoreError {
-    /// The database could not be reached (as opposed to refusing or failing a statement):
-    /// the request is answered `503` and may be retried.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        )
     }
 }

@@ -23,6 +23,7 @@ mod listing;
 mod live_search;
 mod metrics;
 mod operations;
+mod outage;
 mod page;
 mod process;
 mod purge;

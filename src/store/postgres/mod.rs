@@ -27,7 +27,7 @@ use crate::telemetry::metrics::PoolUsage;
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per server: requests, the feed reader and jobs share them.
-const MAX_CONNECTIONS: u32 = 12;
+const MAX_CONNECTIONS: u32 = 10;
 /// A request waits this long for a connection before it is answered `503`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
