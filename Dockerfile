@@ -7,7 +7,7 @@ WORKDIR /src
 # Dependencies first, so that a change to the service's own code does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 # The manifest names the benchmark examples, so their sources must be present to build.
-COPY bench/ws_load.rs bench/bare_lookup.rs bench/page_search.rs bench/
+COPY bench/ws_load.rs bench/bare_lookup.rs bench/page_search.rs bench/propagation.rs bench/
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked --bin parking \
     && rm -rf src

@@ -81,16 +81,31 @@ pub async fn request_context(
     // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
     // rows off half-way helps nobody.
     let timed = !route.starts_with("/api/v1/maintenance/");
+    let handling_id = id.clone();
+    let handling_span = span.clone();
     let handled = async move {
         if headers_too_large(request.headers()) {
             return ApiError::HeadersTooLarge.into_response();
         }
-        if !timed {
-            return next.run(request).await;
-        }
-        match tokio::time::timeout(limit, next.run(request)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::Timeout.into_response(),
+        // The handler runs as a task of its own, so that neither a client that goes away nor
+        // the request timeout can cancel it half-way: a transaction interrupted between its
+        // `BEGIN` and the driver's bookkeeping would otherwise be left open on a pooled
+        // connection, holding its locks for whoever uses that connection next.
+        let mut handler = tokio::spawn(
+            REQUEST_ID.scope(handling_id, next.run(request).instrument(handling_span)),
+        );
+        let finished = if timed {
+            tokio::time::timeout(limit, &mut handler).await.ok()
+        } else {
+            Some((&mut handler).await)
+        };
+        match finished {
+            Some(Ok(response)) => response,
+            Some(Err(panicked)) => {
+                ApiError::Internal(format!("a request handler failed: {panicked}")).into_response()
+            }
+            // Past the timeout the client gets its answer; the work finishes on its own.
+            None => ApiError::Timeout.into_response(),
         }
     };
     let mut response = REQUEST_ID

@@ -339,9 +339,11 @@ impl StoreError {
             ) => true,
             // PostgreSQL going down or refusing connections: connection exceptions (08…),
             // operator intervention such as a shutdown (57P…), too many connections (53300).
-            StoreError::Database(sqlx::Error::Database(error)) => error
-                .code()
-                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300"),
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+                })
+            }
             _ => false,
         }
     }

@@ -538,3 +538,84 @@ async fn a_backup_taken_on_postgres_restores_into_a_fresh_database_of_either_kin
         server.stop().await;
     }
 }
+
+/// Clients that give up half-way through their requests must not leave a transaction open on
+/// a pooled connection: it would hold its locks, stop every instance's change feed (which
+/// reads below the oldest running transaction) and run the next user's statements inside it.
+#[tokio::test]
+async fn clients_that_hang_up_mid_request_leave_no_transaction_open() {
+    let cluster = Cluster::start(1, &[]).await;
+    let url = cluster.server(0).url("/api/v1/vehicles");
+    let mut hangups = Vec::new();
+    for i in 0..300u64 {
+        let url = url.clone();
+        hangups.push(tokio::spawn(async move {
+            let impatient = reqwest::Client::builder()
+                .timeout(Duration::from_micros(200 + (i * 37) % 3000))
+                .build()
+                .unwrap();
+            let body = json!({"number_plate": format!("HANG{i}"), "contact_name": "Gone",
+                              "phone_number": "+44 20 7946 0958"});
+            let _ = impatient
+                .post(&url)
+                .header("X-API-Key", KEY)
+                .json(&body)
+                .send()
+                .await;
+        }));
+    }
+    for hangup in hangups {
+        hangup.await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stuck = cluster
+        .database
+        .texts(
+            "SELECT state FROM pg_stat_activity WHERE datname = current_database() \
+             AND state LIKE 'idle in transaction%' AND now() - state_change > interval '1 second'",
+        )
+        .await;
+    assert!(stuck.is_empty(), "transactions left open: {stuck:?}");
+    // And the feed still moves: a write shows in the instance's index.
+    cluster.register(0, "AFTER1").await;
+    let page: Value = cluster
+        .call(0, Method::GET, "/api/v1/vehicles?q=AFTER1", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}
+
+/// The feed waits only for the service's own transactions on its own database: a transaction
+/// left open elsewhere on the same server (another application, an operator's session) must
+/// not hold live searches back.
+#[tokio::test]
+async fn a_transaction_left_open_elsewhere_does_not_hold_the_feed_back() {
+    use sqlx::Connection;
+    let cluster = Cluster::start(2, &[]).await;
+    let mut elsewhere =
+        sqlx::PgConnection::connect(&format!("{}/postgres", crate::database::postgres_server()))
+            .await
+            .unwrap();
+    sqlx::query("BEGIN").execute(&mut elsewhere).await.unwrap();
+    // Holding a transaction id, as any writing transaction does.
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+    let mut watching = connect_to(&cluster.ws(1), KEY).await;
+    search(&mut watching, "e", "OPEN", 5).await;
+    let sent = Instant::now();
+    cluster.register(0, "OPEN1").await;
+    assert_eq!(next(&mut watching).await["type"], "added");
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    sqlx::query("ROLLBACK")
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+}

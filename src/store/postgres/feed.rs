@@ -1,9 +1,14 @@
 //! The change feed in PostgreSQL. A change record carries the id of the transaction that
 //! wrote it. Transaction ids are handed out when a transaction first writes, not when it
 //! commits, so a reader that remembered "the highest id seen" would skip a transaction that
-//! started early and committed late. Readers therefore read only below the oldest transaction
-//! still running (`pg_snapshot_xmin`): every transaction below it has ended, so no change can
-//! appear there later. The position is that bound.
+//! started early and committed late. Readers therefore read only below the oldest of the
+//! service's own transactions still running: every transaction below that bound has ended, so
+//! no change can appear there later. The position is that bound.
+//!
+//! The bound counts only this service's transactions on this database (its connections are
+//! named `parking`), not `pg_snapshot_xmin`, which is the oldest transaction of the whole
+//! server: a long transaction in another database, or an operator's session left open, would
+//! otherwise hold every instance's live searches back.
 
 use std::{sync::Arc, time::Duration};
 
@@ -25,8 +30,38 @@ use crate::{
 /// The channel the `changes` table's trigger notifies.
 const CHANNEL: &str = "parking_changes";
 
-/// The oldest transaction still running, as SQL.
-const XMIN: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+/// Every change below the returned position has been committed or rolled back for good.
+///
+/// Two statements, in this order: the snapshot first (the next transaction id, and the ids
+/// running then), then which of those belong to the service on this database. A transaction
+/// of ours running at the snapshot and still running at the second read is found by it; one
+/// that ended between the two has ended (its changes are readable, or were rolled back); one
+/// that starts after the snapshot gets an id at or above its end.
+async fn frontier(conn: &mut PgConnection) -> StoreResult<i64> {
+    let (next, running): (i64, Vec<i64>) = sqlx::query_as(
+        "SELECT pg_snapshot_xmax(s)::text::bigint, \
+                array(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) \
+         FROM (SELECT pg_current_snapshot() AS s) AS snapshot",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if running.is_empty() {
+        return Ok(next);
+    }
+    // `backend_xid` is a 32-bit id: compared on the low 32 bits of the 64-bit ones.
+    let ours: Vec<i64> = sqlx::query_scalar(
+        "SELECT backend_xid::text::bigint FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'parking' \
+         AND backend_xid IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(running
+        .into_iter()
+        .filter(|xid| ours.contains(&(xid & 0xFFFF_FFFF)))
+        .min()
+        .unwrap_or(next))
+}
 
 /// Writes the record of a change inside the caller's transaction; returns its position (the
 /// transaction's id).
@@ -56,19 +91,17 @@ type ChangeRow = (i64, String, Option<String>, i64);
 #[async_trait]
 impl FeedStore for PostgresStore {
     async fn feed_frontier(&self) -> StoreResult<FeedPosition> {
-        let xmin: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {XMIN}")))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(FeedPosition(xmin))
+        let mut conn = self.pool.acquire().await?;
+        Ok(FeedPosition(frontier(&mut conn).await?))
     }
 
     async fn read_changes(&self, from: FeedPosition, limit: u32) -> StoreResult<FeedBatch> {
         let mut conn = self.pool.acquire().await?;
-        let (trimmed_below, frontier): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT trimmed_below, {XMIN} FROM feed_state WHERE id = 1"
-        )))
-        .fetch_one(&mut *conn)
-        .await?;
+        let frontier = frontier(&mut conn).await?;
+        let trimmed_below: i64 =
+            sqlx::query_scalar("SELECT trimmed_below FROM feed_state WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?;
         if from.0 < trimmed_below {
             return Err(StoreError::FeedTrimmed);
         }
@@ -155,6 +188,10 @@ impl FeedStore for PostgresStore {
         readers_since: DateTime<Utc>,
         older_than: DateTime<Utc>,
     ) -> StoreResult<u64> {
+        let ended = {
+            let mut conn = self.pool.acquire().await?;
+            frontier(&mut conn).await?
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM feed_readers WHERE seen_ms < $1")
             .bind(readers_since.timestamp_millis())
@@ -162,12 +199,13 @@ impl FeedStore for PostgresStore {
             .await?;
         // Read by every reader still around (with none around, everything that has ended),
         // or older than any copy may lag.
-        let below: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let below: i64 = sqlx::query_scalar(
             "SELECT greatest( \
-               least(coalesce((SELECT min(position) FROM feed_readers), {XMIN}), {XMIN}), \
-               coalesce((SELECT max(xid) + 1 FROM changes WHERE at_ms < $1 AND xid < {XMIN}), 0))"
-        )))
+               least(coalesce((SELECT min(position) FROM feed_readers), $2), $2), \
+               coalesce((SELECT max(xid) + 1 FROM changes WHERE at_ms < $1 AND xid < $2), 0))",
+        )
         .bind(older_than.timestamp_millis())
+        .bind(ended)
         .fetch_one(&mut *tx)
         .await?;
         let deleted = sqlx::query("DELETE FROM changes WHERE xid < $1")
