@@ -17,6 +17,7 @@ mod database;
 mod docs_and_health;
 mod errors;
 mod expiry;
+mod feed;
 mod helpers;
 mod keys;
 mod listing;

@@ -18,6 +18,11 @@ use crate::{
     },
 };
 
+/// The position the next change will take. From the sequence's counter, not the table, which
+/// trimming may have emptied.
+const NEXT_SEQ: &str =
+    "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) + 1";
+
 /// Writes the record of a change inside the caller's transaction; returns its position.
 pub(super) async fn record(
     conn: &mut SqliteConnection,
@@ -41,10 +46,8 @@ pub(super) async fn record(
 #[async_trait]
 impl FeedStore for SqliteStore {
     async fn feed_frontier(&self) -> StoreResult<FeedPosition> {
-        let last: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM changes")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(FeedPosition(last + 1))
+        let next: i64 = sqlx::query_scalar(NEXT_SEQ).fetch_one(&self.reader).await?;
+        Ok(FeedPosition(next))
     }
 
     async fn read_changes(&self, from: FeedPosition, limit: u32) -> StoreResult<FeedBatch> {
@@ -126,7 +129,7 @@ impl FeedStore for SqliteStore {
         // older than any copy may lag.
         let below: i64 = sqlx::query_scalar(
             "SELECT max(coalesce((SELECT min(position) FROM feed_readers), \
-                                 (SELECT coalesce(max(seq), 0) + 1 FROM changes)), \
+                                 (SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) + 1)), \
                         coalesce((SELECT max(seq) + 1 FROM changes WHERE at_ms < ?1), 0))",
         )
         .bind(to_ms(older_than))
