@@ -6,10 +6,17 @@ import { $, el, matchedByLookalike } from "./ui.js";
 import { openVehicle } from "./vehicle.js";
 
 const LIMIT = 20;
+/**
+ * One or two characters match most of a large car park, and counting those matches is the
+ * slowest search there is: such a search is sent only once typing pauses, so that typing on to
+ * a real query is never held up behind it.
+ */
+const SHORT_QUERY_PAUSE_MS = 150;
 const STATES = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
 
 let live;
 let pending = null;
+let shortTimer = null;
 let shown = { id: null, query: "", items: [], total: 0 };
 
 export function initFind() {
@@ -40,12 +47,21 @@ export function stopFind() {
 }
 
 function search(query) {
-  pending = { id: live.search(query.trim(), LIMIT), query: query.trim() };
+  clearTimeout(shortTimer);
+  const trimmed = query.trim();
+  const send = () => { pending = { id: live.search(trimmed, LIMIT), query: trimmed }; };
+  if (trimmed.length > 0 && trimmed.length < 3) {
+    shortTimer = setTimeout(send, SHORT_QUERY_PAUSE_MS);
+  } else {
+    send();
+  }
 }
 
 function onFrame(frame) {
   switch (frame.type) {
     case "results":
+      // Only the answer to the newest search is shown; answers to searches typed over are
+      // dropped.
       if (!pending || frame.id !== pending.id) return;
       shown = { id: frame.id, query: pending.query, items: frame.items, total: frame.total, fresh: new Set() };
       render();

@@ -19,6 +19,8 @@ export class LiveSearch {
     this.onState = onState;
     this.socket = null;
     this.current = null;
+    /** The id of the search sent and not answered yet, if any. */
+    this.inFlight = null;
     this.sequence = 0;
     this.failures = 0;
     this.timer = null;
@@ -38,12 +40,31 @@ export class LiveSearch {
     this.socket = null;
   }
 
-  /** Searches (and subscribes); returns the id the answer will carry. */
+  /**
+   * Searches (and subscribes); returns the id the answer will carry. One search is in flight
+   * at a time: keys typed while one is answered replace each other, and only the newest is
+   * sent when the answer comes, so the service never works through searches nobody will read
+   * (a one-letter search of a large car park is the slow one).
+   */
   search(query, limit = 20) {
     this.sequence += 1;
     this.current = { type: "search", id: `s${this.sequence}`, query, limit };
-    this.send(this.current);
+    if (!this.inFlight) this.sendCurrent();
     return this.current.id;
+  }
+
+  sendCurrent() {
+    if (!this.current || !this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    this.inFlight = this.current.id;
+    this.socket.send(JSON.stringify(this.current));
+  }
+
+  /** An answer arrived: the next search, if keys were typed meanwhile, goes now. */
+  answered(frame) {
+    if (frame.type !== "results" && !(frame.type === "error" && frame.id === this.inFlight)) return;
+    if (frame.id !== this.inFlight) return;
+    this.inFlight = null;
+    if (this.current && this.current.id !== frame.id) this.sendCurrent();
   }
 
   send(frame) {
@@ -60,15 +81,20 @@ export class LiveSearch {
     socket.addEventListener("open", () => {
       opened = true;
       this.failures = 0;
+      this.inFlight = null;
       this.onState("live");
-      if (this.current) socket.send(JSON.stringify(this.current));
+      this.sendCurrent();
     });
     socket.addEventListener("message", (event) => {
-      try { this.onFrame(JSON.parse(event.data)); } catch { /* not JSON: ignore */ }
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      this.answered(frame);
+      this.onFrame(frame);
     });
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.inFlight = null;
       if (this.stopped) return;
       if (event.code === POLICY_VIOLATION) {
         session.expire("Your key was revoked or has expired. Sign in with another key.");
