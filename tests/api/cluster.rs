@@ -116,6 +116,46 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// `plate|name` of every vehicle instance `i` lists for `query` (its index), sorted.
+    async fn listed(&self, i: usize, query: &str) -> Vec<String> {
+        let path = format!("/api/v1/vehicles?limit=500&q={query}");
+        let page: Value = self
+            .call(i, Method::GET, &path, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut listed: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                format!(
+                    "{}|{}",
+                    v["number_plate"].as_str().unwrap(),
+                    v["contact_name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        listed.sort();
+        listed
+    }
+}
+
+/// Polls `check` until it holds, failing with `what` after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} (waited {within:?})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_write_on_one_instance_is_read_at_once_on_another_and_pushed_live_on_a_third() {
     let cluster = Cluster::start(3, &[]).await;
@@ -222,20 +262,11 @@ async fn retention_changes_and_revocations_apply_on_every_instance() {
     }
     // And from every instance's search index within the feed's bound.
     for i in 0..3 {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            let page: Value = cluster
-                .call(i, Method::GET, "/api/v1/vehicles?q=RET1", None)
-                .await
-                .json()
-                .await
-                .unwrap();
-            if page["items"].as_array().unwrap().is_empty() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "instance {i} still lists RET1");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("instance {i} still lists RET1");
+        eventually(Duration::from_secs(1), &what, || async {
+            cluster.listed(i, "RET1").await.is_empty()
+        })
+        .await;
     }
 
     let created: Value = cluster
@@ -297,14 +328,12 @@ async fn with_three_schedulers_each_expired_row_is_purged_and_audited_once() {
         )
         .await;
     assert_eq!(put.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cluster.database.count_rows("vehicles").await > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the expired rows were not purged"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "the expired rows were not purged",
+        || async { cluster.database.count_rows("vehicles").await == 0 },
+    )
+    .await;
     let purged: i64 = cluster
         .database
         .texts("SELECT details FROM audit_logs WHERE action = 'vehicles.purged'")
@@ -369,52 +398,31 @@ async fn when_the_jobs_instance_is_killed_another_takes_over_and_a_restarted_one
         )
         .await;
     // The survivor takes the jobs over within an interval and purges the expired row.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while cluster
-        .database
-        .texts("SELECT number_plate FROM vehicles WHERE number_plate = 'GONE1'")
-        .await
-        .len()
-        == 1
-    {
-        assert!(Instant::now() < deadline, "nobody took the jobs over");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(15),
+        "nobody took the jobs over",
+        || async {
+            cluster
+                .database
+                .texts("SELECT number_plate FROM vehicles WHERE number_plate = 'GONE1'")
+                .await
+                .is_empty()
+        },
+    )
+    .await;
 
     let restarted = cluster.launch().await;
     cluster.servers[leader] = Some(restarted);
-    let page: Value = cluster
-        .call(leader, Method::GET, "/api/v1/vehicles?q=MISS", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let plates: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["number_plate"].as_str().unwrap())
-        .collect();
+    let plates = cluster.listed(leader, "MISS").await;
     assert_eq!(plates.len(), 3, "{plates:?}");
     // And it follows changes made after its restart.
     cluster.register(other, "MISS4").await;
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let page: Value = cluster
-            .call(leader, Method::GET, "/api/v1/vehicles?q=MISS", None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if page["items"].as_array().unwrap().len() == 4 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted instance does not follow"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(1),
+        "the restarted instance does not follow",
+        || async { cluster.listed(leader, "MISS").await.len() == 4 },
+    )
+    .await;
 }
 
 /// Writes from three instances at once, then each instance's index must equal the table: the
@@ -456,36 +464,11 @@ async fn concurrent_writes_on_every_instance_leave_every_index_equal_to_the_tabl
     table.sort();
     assert_eq!(table.len(), 90);
     for i in 0..3 {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            let page: Value = cluster
-                .call(i, Method::GET, "/api/v1/vehicles?limit=500", None)
-                .await
-                .json()
-                .await
-                .unwrap();
-            let mut listed: Vec<String> = page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{}|{}",
-                        v["number_plate"].as_str().unwrap(),
-                        v["contact_name"].as_str().unwrap()
-                    )
-                })
-                .collect();
-            listed.sort();
-            if listed == table {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "instance {i}'s index differs from the table"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("instance {i}'s index differs from the table");
+        eventually(Duration::from_secs(1), &what, || async {
+            cluster.listed(i, "").await == table
+        })
+        .await;
     }
 }
 

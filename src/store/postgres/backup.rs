@@ -7,13 +7,13 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use sqlx::{
-    Connection, QueryBuilder, Sqlite, SqliteConnection,
+    Connection, Sqlite, SqliteConnection,
     postgres::PgRow,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
 };
 
 use super::PostgresStore;
-use crate::store::{StoreError, StoreResult, sqlite};
+use crate::store::{StoreResult, sqlite};
 
 /// Rows moved per statement (at most 9 columns: well under SQLite's parameter limit).
 const CHUNK: i64 = 2_000;
@@ -153,35 +153,49 @@ pub(super) const TABLES: [Table; 3] = [
     },
 ];
 
-async fn insert_rows(out: &mut SqliteConnection, table: &Table, rows: &[PgRow]) -> StoreResult<()> {
-    use sqlx::Row;
-    let mut insert =
-        QueryBuilder::<Sqlite>::new(format!("INSERT INTO {} ({}) ", table.name, table.columns));
-    let mut failed = None;
-    insert.push_values(rows, |mut values, row| {
-        for (i, kind) in table.kinds.iter().enumerate() {
-            let bound = match kind {
-                Kind::Int => row.try_get::<i64, _>(i).map(|v| {
-                    values.push_bind(v);
-                }),
-                Kind::OptInt => row.try_get::<Option<i64>, _>(i).map(|v| {
-                    values.push_bind(v);
-                }),
-                Kind::Text => row.try_get::<String, _>(i).map(|v| {
-                    values.push_bind(v);
-                }),
-                Kind::OptText => row.try_get::<Option<String>, _>(i).map(|v| {
-                    values.push_bind(v);
-                }),
-            };
-            if let Err(error) = bound {
-                failed.get_or_insert(error);
+/// Builds `INSERT INTO table (columns) VALUES …` for `rows` read from one backend, to run on
+/// the other: each value is read and bound by its column's kind. A macro, because the two
+/// backends' row and query types differ while the work is the same.
+macro_rules! insert_statement {
+    ($database:ty, $table:expr, $rows:expr) => {{
+        use sqlx::Row;
+        let table: &Table = $table;
+        let mut insert = sqlx::QueryBuilder::<$database>::new(format!(
+            "INSERT INTO {} ({}) ",
+            table.name, table.columns
+        ));
+        let mut failed = None;
+        insert.push_values($rows, |mut values, row| {
+            for (i, kind) in table.kinds.iter().enumerate() {
+                let bound = match kind {
+                    Kind::Int => row.try_get::<i64, _>(i).map(|v| {
+                        values.push_bind(v);
+                    }),
+                    Kind::OptInt => row.try_get::<Option<i64>, _>(i).map(|v| {
+                        values.push_bind(v);
+                    }),
+                    Kind::Text => row.try_get::<String, _>(i).map(|v| {
+                        values.push_bind(v);
+                    }),
+                    Kind::OptText => row.try_get::<Option<String>, _>(i).map(|v| {
+                        values.push_bind(v);
+                    }),
+                };
+                if let Err(error) = bound {
+                    failed.get_or_insert(error);
+                }
             }
+        });
+        match failed {
+            Some(error) => Err(crate::store::StoreError::Database(error)),
+            None => Ok(insert),
         }
-    });
-    if let Some(error) = failed {
-        return Err(StoreError::Database(error));
-    }
+    }};
+}
+pub(super) use insert_statement;
+
+async fn insert_rows(out: &mut SqliteConnection, table: &Table, rows: &[PgRow]) -> StoreResult<()> {
+    let mut insert = insert_statement!(Sqlite, table, rows)?;
     insert.build().persistent(false).execute(&mut *out).await?;
     Ok(())
 }

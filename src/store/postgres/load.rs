@@ -4,15 +4,15 @@
 use std::path::Path;
 
 use sqlx::{
-    ConnectOptions, Postgres, QueryBuilder, Row,
+    ConnectOptions, Postgres, Row,
     sqlite::{SqliteConnectOptions, SqliteRow},
 };
 
 use super::{
     PostgresStore,
-    backup::{Kind, TABLES},
+    backup::{Kind, TABLES, Table, insert_statement},
 };
-use crate::store::{StoreError, StoreResult, private_files, sqlite::SqliteStore};
+use crate::store::{StoreResult, private_files, sqlite::SqliteStore};
 
 /// Rows moved per statement (at most 9 columns: well under PostgreSQL's parameter limit).
 const CHUNK: i64 = 2_000;
@@ -73,35 +73,7 @@ impl PostgresStore {
                     .await?;
                 let Some(last) = rows.last() else { break };
                 after = last.try_get("id")?;
-                let mut insert = QueryBuilder::<Postgres>::new(format!(
-                    "INSERT INTO {} ({}) ",
-                    table.name, table.columns
-                ));
-                let mut failed = None;
-                insert.push_values(&rows, |mut values, row| {
-                    for (i, kind) in table.kinds.iter().enumerate() {
-                        let bound = match kind {
-                            Kind::Int => row.try_get::<i64, _>(i).map(|v| {
-                                values.push_bind(v);
-                            }),
-                            Kind::OptInt => row.try_get::<Option<i64>, _>(i).map(|v| {
-                                values.push_bind(v);
-                            }),
-                            Kind::Text => row.try_get::<String, _>(i).map(|v| {
-                                values.push_bind(v);
-                            }),
-                            Kind::OptText => row.try_get::<Option<String>, _>(i).map(|v| {
-                                values.push_bind(v);
-                            }),
-                        };
-                        if let Err(error) = bound {
-                            failed.get_or_insert(error);
-                        }
-                    }
-                });
-                if let Some(error) = failed {
-                    return Err(StoreError::Database(error));
-                }
+                let mut insert = insert_statement!(Postgres, table, &rows)?;
                 insert.build().execute(&mut *tx).await?;
                 if (rows.len() as i64) < CHUNK {
                     break;
