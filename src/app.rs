@@ -59,8 +59,11 @@ pub struct Services {
     pub request_timeout: std::time::Duration,
     /// How far this process's copies have followed the change feed.
     pub freshness: Freshness,
-    /// This server among the others on the same database (feed position, metrics).
+    /// This server among the others on the same database (feed position, traces).
     pub instance: String,
+    /// Whether traces are exported: requests then continue a caller's trace and answer with
+    /// its id.
+    pub traced: bool,
 }
 
 impl AppState {
@@ -125,7 +128,8 @@ impl AppState {
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             request_timeout: settings.request_timeout,
             freshness,
-            instance: ulid::Ulid::new().to_string(),
+            instance: settings.instance.clone(),
+            traced: settings.traces.is_some(),
         })))
     }
 }
@@ -135,9 +139,16 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let options = OpenOptions {
         sqlite_synchronous: settings.sqlite_synchronous,
     };
-    store::open(&settings.database, options)
+    let store = store::open(&settings.database, options)
         .await
-        .with_context(|| format!("cannot open the database {}", settings.database))
+        .with_context(|| format!("cannot open the database {}", settings.database))?;
+    // Only with traces on does each store call get a span; otherwise the store is called
+    // directly.
+    Ok(if settings.traces.is_some() {
+        store::traced(store, settings.database.system())
+    } else {
+        store
+    })
 }
 
 /// A service bound to its address and ready to run.

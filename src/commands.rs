@@ -17,19 +17,38 @@ use crate::{
 
 /// `parking serve`: runs until SIGTERM or SIGINT, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init(settings.log_format);
+    let traces = telemetry::init(
+        settings.log_format,
+        settings.traces.as_ref(),
+        &settings.instance,
+    )
+    .context("cannot set up the trace exporter")?;
     if let Some(limit) = crate::http::server::raise_open_file_limit() {
         tracing::info!(limit, "open file limit");
     }
-    let mut app = App::build(&settings).await?;
-    if let Some(key) = app.take_first_admin_key() {
-        // Shown once, on standard error and never in the logs: only its hash is stored.
-        eprintln!(
-            "Created the first admin API key (shown only now, store it safely):\n{}",
-            key.expose()
+    if let Some(trace_settings) = &settings.traces {
+        tracing::info!(
+            endpoint = %trace_settings.endpoint,
+            sample_ratio = trace_settings.sample_ratio,
+            "exporting traces"
         );
     }
-    app.run_until_stopped(shutdown_signal()).await
+    let served = async {
+        let mut app = App::build(&settings).await?;
+        if let Some(key) = app.take_first_admin_key() {
+            // Shown once, on standard error and never in the logs: only its hash is stored.
+            eprintln!(
+                "Created the first admin API key (shown only now, store it safely):\n{}",
+                key.expose()
+            );
+        }
+        app.run_until_stopped(shutdown_signal()).await
+    }
+    .await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    served
 }
 
 /// `parking migrate`: brings the schema up to date and exits.

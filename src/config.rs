@@ -43,6 +43,16 @@ pub struct WebSocketSettings {
     pub idle_timeout: Duration,
 }
 
+/// Where traces go (`PARKING_OTLP_ENDPOINT`), and which share of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceSettings {
+    /// The collector's OTLP/HTTP URL for traces, `…/v1/traces`.
+    pub endpoint: String,
+    /// Share of traces started here that are kept, 0 to 1; a continued trace follows the
+    /// caller's decision.
+    pub sample_ratio: f64,
+}
+
 /// The validated settings every part of the service is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -74,6 +84,11 @@ pub struct Settings {
     pub max_connections_per_address: usize,
     /// When a SQLite commit is on disk: `full` (default) survives power loss.
     pub sqlite_synchronous: Synchronous,
+    /// Traces over OTLP; `None` (the default): no exporter, no spans built for it.
+    pub traces: Option<TraceSettings>,
+    /// This process's id among the instances on one database (a new ULID at each start): in
+    /// the change feed's readers, and in traces as `service.instance.id`.
+    pub instance: String,
 }
 
 /// The settings as read, before validation. Field names are the environment variables'
@@ -114,6 +129,9 @@ struct RawSettings {
     header_read_timeout_secs: u64,
     max_connections_per_address: usize,
     sqlite_synchronous: Synchronous,
+    #[serde(default, deserialize_with = "optional_text")]
+    otlp_endpoint: Option<String>,
+    otlp_sample_ratio: f64,
 }
 
 impl Default for RawSettings {
@@ -144,6 +162,8 @@ impl Default for RawSettings {
             header_read_timeout_secs: 5,
             max_connections_per_address: 256,
             sqlite_synchronous: Synchronous::Full,
+            otlp_endpoint: None,
+            otlp_sample_ratio: 1.0,
         }
     }
 }
@@ -253,6 +273,13 @@ impl RawSettings {
             .default_phone_region
             .parse()
             .map_err(|e: String| anyhow::anyhow!("PARKING_DEFAULT_PHONE_REGION: {e}"))?;
+        let traces = match self.otlp_endpoint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => Some(TraceSettings {
+                endpoint: traces_endpoint(url)?,
+                sample_ratio: sample_ratio(self.otlp_sample_ratio)?,
+            }),
+        };
         Ok(Settings {
             bind,
             database,
@@ -281,7 +308,41 @@ impl RawSettings {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
             max_connections_per_address: self.max_connections_per_address,
             sqlite_synchronous: self.sqlite_synchronous,
+            traces,
+            instance: ulid::Ulid::new().to_string(),
         })
+    }
+}
+
+/// `http://host:port` gets OTLP's path for traces; a URL with a path is used as given.
+fn traces_endpoint(url: &str) -> anyhow::Result<String> {
+    let problem = || {
+        anyhow::anyhow!(
+            "PARKING_OTLP_ENDPOINT `{url}` must be an http:// URL such as http://127.0.0.1:4318 \
+             (plain HTTP, no credentials in it: send to a collector nearby, which can forward over \
+             TLS; headers such as an API key go in OTEL_EXPORTER_OTLP_HEADERS)"
+        )
+    };
+    let uri: axum::http::Uri = url.parse().map_err(|_| problem())?;
+    let credentials = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+    if uri.scheme_str() != Some("http")
+        || uri.host().is_none()
+        || uri.query().is_some()
+        || credentials
+    {
+        return Err(problem());
+    }
+    Ok(match uri.path() {
+        "" | "/" => format!("{}/v1/traces", url.trim_end_matches('/')),
+        _ => url.to_owned(),
+    })
+}
+
+fn sample_ratio(ratio: f64) -> anyhow::Result<f64> {
+    if (0.0..=1.0).contains(&ratio) {
+        Ok(ratio)
+    } else {
+        bail!("PARKING_OTLP_SAMPLE_RATIO must be between 0 and 1")
     }
 }
 
@@ -375,6 +436,36 @@ mod tests {
         assert_eq!(s.sqlite_synchronous, Synchronous::Full);
         assert_eq!(s.header_read_timeout, Duration::from_secs(5));
         assert_eq!(s.websocket.max_connections_per_key, 100);
+    }
+
+    #[test]
+    fn a_collector_address_gets_the_traces_path_and_only_plain_http_is_taken() {
+        assert_eq!(
+            traces_endpoint("http://127.0.0.1:4318").unwrap(),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_endpoint("http://collector:4318/").unwrap(),
+            "http://collector:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_endpoint("http://collector/otlp/v1/traces").unwrap(),
+            "http://collector/otlp/v1/traces"
+        );
+        for refused in [
+            "https://collector:4318",
+            "collector:4318",
+            "http://",
+            "ftp://x",
+            "http://user:secret@collector:4318",
+        ] {
+            assert!(traces_endpoint(refused).is_err(), "{refused}");
+        }
+        assert!(sample_ratio(1.5).is_err());
+        assert!(sample_ratio(-0.1).is_err());
+        assert_eq!(sample_ratio(0.25).unwrap(), 0.25);
+        let defaults = Settings::from_defaults(&Overrides::default()).unwrap();
+        assert_eq!(defaults.traces, None);
     }
 
     #[test]

@@ -157,13 +157,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Invalid(errors.summary(), errors.into_vec()),
             ServiceError::NotFound(what) => ApiError::NotFound(what.to_owned()),
             ServiceError::Conflict(what) => ApiError::Conflict(what.to_owned()),
-            ServiceError::BackupFailed(cause) => ApiError::BackupFailed(cause.to_string()),
+            ServiceError::BackupFailed(cause) => {
+                ApiError::BackupFailed(crate::telemetry::errors::chain(&cause))
+            }
             ServiceError::Store(cause) if cause.is_unavailable() => {
                 tracing::warn!(error = %cause, "the database is unreachable");
                 ApiError::Unavailable("the database is unreachable; retry shortly".into())
             }
             other @ (ServiceError::Store(_) | ServiceError::Randomness(_)) => {
-                ApiError::Internal(other.to_string())
+                ApiError::Internal(crate::telemetry::errors::chain(&other))
             }
         }
     }

@@ -30,9 +30,12 @@ pub fn layer(origins: &[String]) -> Option<CorsLayer> {
                 header::AUTHORIZATION,
                 HeaderName::from_static("x-api-key"),
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
             ])
             .expose_headers([
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("x-trace-id"),
                 HeaderName::from_static("ratelimit-limit"),
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderName::from_static("ratelimit-reset"),

@@ -87,6 +87,11 @@ pub fn with_middleware(
     state: &AppState,
     cors_origins: &[String],
 ) -> Router<AppState> {
+    let router = if state.traced {
+        router.layer(middleware::from_fn(request_context::handler_span))
+    } else {
+        router
+    };
     let router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(

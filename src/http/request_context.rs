@@ -15,9 +15,15 @@ use axum::{
 };
 use tracing::Instrument;
 
-use crate::{app::AppState, error::ApiError, telemetry::metrics::method_label};
+use crate::{
+    app::AppState,
+    error::ApiError,
+    telemetry::{errors::ErrorKind, metrics::method_label, traces},
+};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The trace a request belongs to, when traces are exported.
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -77,6 +83,10 @@ pub async fn request_context(
         method,
         route = %route,
     );
+    let trace_id = state
+        .traced
+        .then(|| traces::continue_trace(&span, request.headers()))
+        .flatten();
     let limit = state.request_timeout;
     // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
     // rows off half-way helps nobody.
@@ -112,9 +122,16 @@ pub async fn request_context(
         .scope(id.clone(), handled.instrument(span.clone()))
         .await;
     let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status();
     state
         .metrics
-        .http_request(method, &route, response.status().as_u16(), elapsed);
+        .http_request(method, &route, status.as_u16(), elapsed);
+    if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        state.metrics.error(ErrorKind::Request);
+    }
+    if state.traced {
+        traces::record_status(&span, status);
+    }
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
         tracing::info!(
@@ -126,5 +143,15 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    if let Some(value) = trace_id.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    }
     response
+}
+
+/// The span of the handler alone (inside authentication, rate limiting and the body limit),
+/// added to the routes only when traces are exported.
+pub async fn handler_span(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(target: traces::SPANS, "handler");
+    next.run(request).instrument(span).await
 }

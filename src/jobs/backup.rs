@@ -2,9 +2,26 @@
 
 use chrono::Utc;
 
-use crate::{app::AppState, domain::AuditContext, service::BackupTrigger};
+use tracing::Instrument;
+
+use crate::{
+    app::AppState,
+    domain::AuditContext,
+    service::BackupTrigger,
+    telemetry::{
+        errors::{ErrorKind, report},
+        traces::SPANS,
+    },
+};
 
 pub async fn run_once(state: &AppState) {
+    run(state)
+        .instrument(tracing::info_span!(target: SPANS, "job.backup"))
+        .await
+}
+
+async fn run(state: &AppState) {
+    let metrics = &state.metrics;
     match state
         .backups
         .create(BackupTrigger::Scheduled, &AuditContext::system())
@@ -13,9 +30,14 @@ pub async fn run_once(state: &AppState) {
         Ok(backup) => {
             tracing::info!(file = %backup.file, size_bytes = backup.size_bytes, "scheduled backup written")
         }
-        Err(error) => tracing::error!(%error, "scheduled backup failed"),
+        Err(error) => report(
+            metrics,
+            ErrorKind::Backup,
+            "scheduled backup failed",
+            &error,
+        ),
     }
     if let Err(error) = state.backups.rotate(Utc::now()).await {
-        tracing::error!(%error, "backup rotation failed");
+        report(metrics, ErrorKind::Backup, "backup rotation failed", &error);
     }
 }

@@ -4,12 +4,28 @@
 
 use chrono::{TimeDelta, Utc};
 
-use crate::{app::AppState, domain::AuditContext};
+use tracing::Instrument;
+
+use crate::{
+    app::AppState,
+    domain::AuditContext,
+    telemetry::{
+        errors::{ErrorKind, report},
+        traces::SPANS,
+    },
+};
 
 /// A feed reader not seen for this long no longer holds changes back.
 const READER_GONE_AFTER: TimeDelta = TimeDelta::minutes(1);
 
 pub async fn run_once(state: &AppState) {
+    run(state)
+        .instrument(tracing::info_span!(target: SPANS, "job.purge"))
+        .await
+}
+
+async fn run(state: &AppState) {
+    let metrics = &state.metrics;
     match state.maintenance.purge(&AuditContext::system()).await {
         Ok(report) if report.deleted > 0 => {
             tracing::info!(
@@ -18,7 +34,7 @@ pub async fn run_once(state: &AppState) {
             );
         }
         Ok(_) => {}
-        Err(error) => tracing::error!(%error, "retention purge failed"),
+        Err(error) => report(metrics, ErrorKind::Purge, "retention purge failed", &error),
     }
     state.rate_limiter.forget_idle();
     let now = Utc::now();
@@ -29,12 +45,22 @@ pub async fn run_once(state: &AppState) {
                 .trim_changes(now - READER_GONE_AFTER, retention.period.cutoff(now))
                 .await;
             if let Err(error) = trimmed {
-                tracing::error!(%error, "trimming the change feed failed");
+                report(
+                    metrics,
+                    ErrorKind::Purge,
+                    "trimming the change feed failed",
+                    &error,
+                );
             }
         }
-        Err(error) => tracing::error!(%error, "cannot read the retention period"),
+        Err(error) => report(
+            metrics,
+            ErrorKind::Purge,
+            "cannot read the retention period",
+            &error,
+        ),
     }
     if let Err(error) = state.backups.rotate(Utc::now()).await {
-        tracing::error!(%error, "backup rotation failed");
+        report(metrics, ErrorKind::Backup, "backup rotation failed", &error);
     }
 }

@@ -13,6 +13,7 @@ use std::{collections::BTreeSet, sync::Arc, time::Duration};
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use freshness::Freshness;
 
@@ -20,7 +21,11 @@ use crate::{
     search::LiveSearch,
     service::KeyService,
     store::{Change, ChangeKind, FeedPosition, Store, StoreError, StoreResult},
-    telemetry::metrics::Metrics,
+    telemetry::{
+        errors::{ErrorKind, report},
+        metrics::Metrics,
+        traces::SPANS,
+    },
 };
 
 /// How often the feed is read when nothing wakes the reader: the bound on how late a change
@@ -90,8 +95,14 @@ impl Projector {
                     }
                 }
                 Err(error) => {
+                    // Reported once per outage, not at every retry.
                     if failing_since.is_none() {
-                        tracing::warn!(%error, "cannot read the change feed; retrying");
+                        report(
+                            &self.metrics,
+                            ErrorKind::Feed,
+                            "cannot read the change feed; retrying",
+                            &error,
+                        );
                         failing_since = Some(tokio::time::Instant::now());
                     }
                 }
@@ -122,7 +133,14 @@ impl Projector {
                 other => other?,
             };
             let full = batch.changes.len() >= BATCH as usize;
-            self.apply(&batch.changes).await?;
+            if !batch.changes.is_empty() {
+                let span = tracing::info_span!(
+                    target: SPANS,
+                    "feed.apply",
+                    changes = batch.changes.len()
+                );
+                self.apply(&batch.changes).instrument(span).await?;
+            }
             self.position = batch.frontier;
             self.applied.send_replace(self.position);
             if !full {

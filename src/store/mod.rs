@@ -18,6 +18,7 @@ pub mod private_files;
 mod records;
 mod rows;
 pub mod sqlite;
+mod traced;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,6 +33,7 @@ pub use records::{
     ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
     RetentionSetting, Revocation, VehicleCursor, VehicleFilter,
 };
+pub use traced::traced;
 
 /// Failures of the storage layer. Messages carry no stored values (plates, names, phones).
 #[derive(Debug, thiserror::Error)]
@@ -299,6 +301,16 @@ fn without_password(url: &str) -> String {
 }
 
 pub use sqlite::Synchronous as SqliteSynchronous;
+
+impl DatabaseUrl {
+    /// The database's name in OpenTelemetry's conventions (`db.system.name`).
+    pub fn system(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgresql",
+        }
+    }
+}
 
 /// How a database is opened, beyond its URL.
 #[derive(Debug, Clone, Copy, Default)]

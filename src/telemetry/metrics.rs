@@ -3,6 +3,7 @@
 //! (`# HELP`), so `promtool check metrics` passes. Labels hold route templates, status codes
 //! and a bounded set of method names, never a plate, a name, a phone number or a key.
 
+use super::{errors::ErrorKind, traces};
 use chrono::{DateTime, Utc};
 use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
@@ -28,6 +29,9 @@ const VEHICLES_PARKED: &str = "parking_vehicles_parked";
 const WEBSOCKETS: &str = "parking_websocket_connections";
 const DB_POOL: &str = "parking_db_pool_connections";
 const FEED_LAG: &str = "parking_change_feed_lag_seconds";
+const ERRORS: &str = "parking_errors_total";
+const SPANS_EXPORTED: &str = "parking_trace_spans_exported_total";
+const SPANS_DROPPED: &str = "parking_trace_spans_dropped_total";
 
 /// Values read when the metrics are scraped rather than counted as they happen.
 pub struct Snapshot {
@@ -88,9 +92,25 @@ impl Metrics {
             ),
             (PURGE_RUNS, "Retention purge runs."),
             (PURGED, "Vehicles deleted by the retention purge."),
+            (
+                ERRORS,
+                "Failures by kind: request (a 500 answer), purge, backup, feed.",
+            ),
+            (
+                SPANS_EXPORTED,
+                "Trace spans the OTLP collector accepted (0 when PARKING_OTLP_ENDPOINT is unset).",
+            ),
+            (
+                SPANS_DROPPED,
+                "Trace spans dropped because the export queue was full or the collector failed.",
+            ),
         ];
         for (name, help) in counters {
             r.describe_counter(name.into(), None, help.into());
+        }
+        // Every kind from the start, so a rate over a fresh series is not mistaken for none.
+        for kind in ErrorKind::ALL {
+            self.counter(ERRORS, vec![Label::new("kind", kind.as_str())], 0);
         }
         r.describe_histogram(
             HTTP_DURATION.into(),
@@ -145,6 +165,10 @@ impl Metrics {
             .record(seconds);
     }
 
+    pub fn error(&self, kind: ErrorKind) {
+        self.counter(ERRORS, vec![Label::new("kind", kind.as_str())], 1);
+    }
+
     pub fn rate_limited(&self) {
         self.counter(RATE_LIMITED, Vec::new(), 1);
     }
@@ -176,6 +200,13 @@ impl Metrics {
     pub fn render(&self, now: &Snapshot) -> String {
         self.gauge(VEHICLES_PARKED, Vec::new(), now.vehicles_parked as f64);
         self.gauge(WEBSOCKETS, Vec::new(), now.websocket_connections as f64);
+        let spans = |name: &'static str, value: u64| {
+            self.recorder
+                .register_counter(&Key::from_name(name), &METADATA)
+                .absolute(value);
+        };
+        spans(SPANS_EXPORTED, traces::exported_spans());
+        spans(SPANS_DROPPED, traces::dropped_spans());
         for pool in &now.pools {
             let labels = |state: &'static str| {
                 vec![Label::new("pool", pool.pool), Label::new("state", state)]

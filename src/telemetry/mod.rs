@@ -1,34 +1,82 @@
-//! Logging: one JSON object per line on standard output (or readable text with `pretty`).
+//! Logging: one JSON object per line on standard output (or readable text with `pretty`);
+//! traces over OTLP when an endpoint is set (`traces`); error reports (`errors`).
 //!
-//! What is never logged: API keys, contact names, phone numbers and plates. Request logs
-//! carry the route template, not the path; domain types redact themselves in `Debug`.
+//! What is never logged or traced: API keys, contact names, phone numbers and plates. Request
+//! logs and spans carry the route template, not the path; domain types redact themselves in
+//! `Debug`.
 
+pub mod errors;
 pub mod metrics;
+pub mod traces;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::FilterExt, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, TraceSettings};
 
 /// The default filter keeps the database driver quiet: it would log SQL on every query.
 const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
-/// Installs the subscriber for the server. `RUST_LOG` overrides the default filter.
-pub fn init(format: LogFormat) {
+/// What traces carry: the service's own spans, and events at `warn` and above (an `error`
+/// event marks its span failed). Events at `info` would repeat what spans already say (the
+/// request's outcome is an attribute) at a cost per request.
+fn traced(meta: &tracing::Metadata<'_>) -> bool {
+    if meta.is_span() {
+        meta.target().starts_with("parking") && *meta.level() <= tracing::Level::INFO
+    } else {
+        *meta.level() <= tracing::Level::WARN
+    }
+}
+
+/// Installs the subscriber for the server, and the trace exporter when `traces` is set.
+/// `RUST_LOG` overrides the default log filter (not what traces carry).
+pub fn init(
+    format: LogFormat,
+    traces: Option<&TraceSettings>,
+    instance: &str,
+) -> anyhow::Result<Option<traces::Exporting>> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
-    // `try_init` fails only when a subscriber is already installed (tests): keep that one.
-    let _ = match format {
-        LogFormat::Json => builder
+    // Spans that exist for traces stay out of the logs, so each line keeps the request's
+    // span (and its id) as its own.
+    let log_filter = filter.and(tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target() != traces::SPANS
+    }));
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
+    let logs = match format {
+        LogFormat::Json => logs
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .with_filter(log_filter)
+            .boxed(),
+        LogFormat::Pretty => logs.with_filter(log_filter).boxed(),
     };
+    let exporting = traces
+        .map(|settings| traces::Exporting::start(settings, instance))
+        .transpose()?;
+    let tracing_layer = exporting.as_ref().map(|exporting| {
+        tracing_opentelemetry::layer()
+            .with_tracer(exporting.tracer())
+            // Source locations and thread names tell an operator nothing a span name does not.
+            .with_location(false)
+            .with_threads(false)
+            // Busy and idle times per span cost two clock reads at every poll of a request's
+            // future; the span's own duration is what an operator reads.
+            .with_tracked_inactivity(false)
+            // Nothing here reads OpenTelemetry's own current context (parents come from the
+            // `tracing` span tree), so entering a span need not install it.
+            .with_context_activation(false)
+            .with_filter(tracing_subscriber::filter::filter_fn(traced))
+    });
+    // `try_init` fails only when a subscriber is already installed (tests): keep that one.
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(tracing_layer)
+        .try_init();
+    Ok(exporting)
 }
 
 /// For one-shot subcommands: warnings only, on standard error, so standard output carries

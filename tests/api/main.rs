@@ -32,5 +32,6 @@ mod rate_limits;
 mod register;
 mod restore;
 mod retention;
+mod traces;
 mod vehicle_lifecycle;
 mod ws;

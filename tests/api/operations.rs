@@ -24,7 +24,12 @@ async fn cors_answers_allowed_origins_only() {
         .to_str()
         .unwrap()
         .to_lowercase();
-    assert!(exposed.contains("x-request-id") && exposed.contains("ratelimit-remaining"));
+    for header in ["x-request-id", "x-trace-id", "ratelimit-remaining"] {
+        assert!(
+            exposed.contains(header),
+            "{header} is not exposed: {exposed}"
+        );
+    }
     let refused = app
         .get("/api/v1/vehicles")
         .header("Origin", "https://evil.example")
@@ -57,13 +62,16 @@ async fn cors_answers_allowed_origins_only() {
             .unwrap()
             .contains("POST")
     );
-    assert!(
-        preflight.headers()["access-control-allow-headers"]
-            .to_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("x-api-key")
-    );
+    let allowed_headers = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in ["x-api-key", "traceparent"] {
+        assert!(
+            allowed_headers.contains(header),
+            "{header} is not allowed: {allowed_headers}"
+        );
+    }
 
     let default = spawn_app().await;
     let response = default
@@ -109,6 +117,21 @@ async fn a_panicking_handler_is_a_problem_500_and_the_server_keeps_serving() {
         let body = assert_problem(response, 500).await;
         assert!(!body.to_string().contains("internal detail"));
     }
+    // Each 500 is reported as an error of kind `request` (traces off, as by default).
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("parking_errors_total{kind=\"request\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("parking_errors_total{kind=\"purge\"} 0\n"));
     assert_eq!(
         app.client
             .get(format!("{url}/fine"))
