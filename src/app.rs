@@ -16,8 +16,8 @@ use crate::{
     ratelimit::{RateLimiter, RedisConnection},
     search::{EventBus, LiveSearch},
     service::{
-        AuditService, BackupService, KeyService, MaintenanceService, RetentionService,
-        VehicleService,
+        AuditService, BackupService, KeyService, MaintenanceService, OccupancyService,
+        RetentionService, VehicleService, WatchlistService,
     },
     store::{self, Claim, ClaimKind, OpenOptions, Store},
     telemetry::metrics::Metrics,
@@ -41,6 +41,8 @@ pub struct Services {
     pub vehicles: VehicleService,
     pub keys: KeyService,
     pub retention: RetentionService,
+    pub occupancy: OccupancyService,
+    pub watchlist: WatchlistService,
     pub maintenance: MaintenanceService,
     pub backups: BackupService,
     pub audit: AuditService,
@@ -105,6 +107,8 @@ impl AppState {
             ),
             keys: KeyService::new(store.clone(), freshness.clone()),
             retention: RetentionService::new(store.clone(), freshness.clone()),
+            occupancy: OccupancyService::new(store.clone(), live.clone(), freshness.clone()),
+            watchlist: WatchlistService::new(store.clone(), pseudonyms.clone(), freshness.clone()),
             maintenance: MaintenanceService::new(
                 store.clone(),
                 backups.clone(),

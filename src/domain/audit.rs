@@ -17,10 +17,16 @@ pub enum AuditAction {
     BackupCreated,
     ApiKeyCreated,
     ApiKeyRevoked,
+    CapacityUpdated,
+    VehiclesExported,
+    WatchlistAdded,
+    WatchlistUpdated,
+    WatchlistRemoved,
+    WatchlistPurged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::VehicleCreated,
         AuditAction::VehicleUpdated,
         AuditAction::VehicleDeleted,
@@ -30,6 +36,12 @@ impl AuditAction {
         AuditAction::BackupCreated,
         AuditAction::ApiKeyCreated,
         AuditAction::ApiKeyRevoked,
+        AuditAction::CapacityUpdated,
+        AuditAction::VehiclesExported,
+        AuditAction::WatchlistAdded,
+        AuditAction::WatchlistUpdated,
+        AuditAction::WatchlistRemoved,
+        AuditAction::WatchlistPurged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +55,12 @@ impl AuditAction {
             AuditAction::BackupCreated => "backup.created",
             AuditAction::ApiKeyCreated => "api_key.created",
             AuditAction::ApiKeyRevoked => "api_key.revoked",
+            AuditAction::CapacityUpdated => "config.capacity_updated",
+            AuditAction::VehiclesExported => "vehicles.exported",
+            AuditAction::WatchlistAdded => "watchlist.added",
+            AuditAction::WatchlistUpdated => "watchlist.updated",
+            AuditAction::WatchlistRemoved => "watchlist.removed",
+            AuditAction::WatchlistPurged => "watchlist.purged",
         }
     }
 
@@ -52,8 +70,14 @@ impl AuditAction {
             AuditAction::VehicleCreated
             | AuditAction::VehicleUpdated
             | AuditAction::VehicleDeleted => "vehicle",
-            AuditAction::VehiclesPurged | AuditAction::VehiclesCleared => "vehicles",
-            AuditAction::RetentionUpdated => "config",
+            AuditAction::VehiclesPurged
+            | AuditAction::VehiclesCleared
+            | AuditAction::VehiclesExported => "vehicles",
+            AuditAction::RetentionUpdated | AuditAction::CapacityUpdated => "config",
+            AuditAction::WatchlistAdded
+            | AuditAction::WatchlistUpdated
+            | AuditAction::WatchlistRemoved
+            | AuditAction::WatchlistPurged => "watchlist",
             AuditAction::BackupCreated => "backup",
             AuditAction::ApiKeyCreated | AuditAction::ApiKeyRevoked => "api_key",
         }

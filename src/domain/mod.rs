@@ -6,24 +6,31 @@ mod audit;
 mod contact_name;
 mod entry_time;
 mod field_error;
+mod occupancy;
 mod phone;
 mod plate;
 mod pseudonym;
 mod retention;
 mod role;
 mod vehicle;
+mod watch;
 
 pub use api_key::{ApiKeyHash, ApiKeySecret, KeyName, NewKeySpec};
 pub use audit::{AuditAction, AuditContext, AuditRecord, NewAuditEntry};
 pub use contact_name::ContactName;
 pub use entry_time::{EntryTime, truncate_to_millis};
 pub use field_error::{FieldError, FieldErrors, RawField};
+pub use occupancy::{
+    Capacity, HOUR_MS, HourCounts, MAX_SERIES_HOURS, OccupancyHour, SeriesHours, hour_of,
+    series as occupancy_series,
+};
 pub use phone::{PhoneNumber, PhoneRegion};
 pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text};
 pub use pseudonym::Pseudonymizer;
 pub use retention::RetentionPeriod;
 pub use role::Role;
-pub use vehicle::{NewVehicle, ParseContext, RawNewVehicle, Vehicle, VehicleChanges};
+pub use vehicle::{NewVehicle, ParseContext, RawNewVehicle, Registered, Vehicle, VehicleChanges};
+pub use watch::{WatchEntry, WatchNote};
 
 /// Writes `Type(<redacted>)`: personal data must not reach logs through a stray `{:?}`.
 macro_rules! redacted_debug {

@@ -28,6 +28,14 @@ impl std::fmt::Debug for Vehicle {
     }
 }
 
+/// A registration as committed, and the parked plates that differ from its plate only by
+/// look-alike characters (a misread plate at the gate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub vehicle: Vehicle,
+    pub similar_plates: Vec<String>,
+}
+
 /// What parsing a write needs besides the request itself.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseContext {

@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod maintenance;
 mod metrics;
+mod occupancy;
 pub mod openapi;
 pub mod page;
 mod query_params;
@@ -18,6 +19,7 @@ mod search_ws;
 pub mod server;
 
 pub mod vehicles;
+mod watchlist;
 
 pub use search_ws::ConnectionSlots;
 
@@ -119,6 +121,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(vehicles::router())
         .merge(retention::router())
+        .merge(occupancy::router())
+        .merge(watchlist::router())
         .merge(maintenance::router())
         .merge(audit::router())
         .merge(keys::router())

@@ -151,17 +151,29 @@ impl Projector {
 
     async fn apply(&self, changes: &[Change]) -> StoreResult<()> {
         let mut vehicles = BTreeSet::new();
-        let (mut retention, mut keys) = (false, false);
+        let (mut retention, mut keys, mut capacity, mut watchlist) = (false, false, false, false);
         for change in changes {
             match &change.kind {
                 ChangeKind::Vehicles(ids) => vehicles.extend(ids.iter().copied()),
                 ChangeKind::Retention => retention = true,
                 ChangeKind::Keys => keys = true,
+                ChangeKind::Capacity => capacity = true,
+                ChangeKind::Watchlist => watchlist = true,
             }
         }
         if retention {
             self.live
                 .set_retention(self.store.retention().await?.period);
+        }
+        if capacity {
+            self.live.set_capacity(self.store.capacity().await?);
+        }
+        // Before the vehicles: a registration committed after a watchlist change is matched
+        // against the changed list.
+        // (Entries expire with the retention period, so a retention change moves them too.)
+        if watchlist || retention {
+            self.live
+                .set_watchlist(self.store.list_watch(Utc::now()).await?);
         }
         let ids: Vec<i64> = vehicles.into_iter().collect();
         for chunk in ids.chunks(ROWS) {

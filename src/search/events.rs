@@ -25,6 +25,13 @@ pub enum VehicleEvent {
     Removed { vehicle: Arc<Vehicle> },
     /// The whole index was rebuilt: every search must be answered again.
     Reset,
+    /// The number of vehicles parked, or the capacity, changed.
+    Occupancy { parked: i64, capacity: Option<i64> },
+    /// A vehicle matching a watched plate (look-alikes included) was registered.
+    Alert {
+        vehicle: Arc<Vehicle>,
+        note: Arc<str>,
+    },
 }
 
 #[derive(Clone)]

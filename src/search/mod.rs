@@ -6,6 +6,7 @@ mod index;
 mod query;
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, RwLock,
         atomic::{AtomicI64, Ordering},
@@ -22,7 +23,7 @@ pub use index::{Hits, Window};
 pub use query::{Query, Searchable};
 
 use crate::{
-    domain::{RetentionPeriod, Vehicle},
+    domain::{Capacity, RetentionPeriod, Vehicle, WatchEntry, fold_lookalikes},
     store::{Store, StoreResult},
 };
 
@@ -47,6 +48,12 @@ struct Inner {
     /// Whether this copy may answer point reads: only when no other server writes to the
     /// database, so that every change reaches it before its writer answers.
     authoritative: bool,
+    /// The car park's capacity; 0 while none is set.
+    capacity: AtomicI64,
+    /// The occupancy last told to live searches, so that only changes are sent.
+    told: std::sync::Mutex<Option<(i64, Option<i64>)>>,
+    /// Watched plates by look-alike form: a copy of the database's watchlist.
+    watchlist: RwLock<HashMap<String, Vec<WatchEntry>>>,
 }
 
 /// Vehicles swept out of the index per write lock.
@@ -64,6 +71,9 @@ impl LiveSearch {
                 bus,
                 changed: Notify::new(),
                 authoritative,
+                capacity: AtomicI64::new(0),
+                told: std::sync::Mutex::new(None),
+                watchlist: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -71,8 +81,11 @@ impl LiveSearch {
     /// Builds the index from every live vehicle in the store.
     pub async fn load(store: Arc<dyn Store>, bus: EventBus) -> StoreResult<Self> {
         let live = Self::new(store.retention().await?.period, bus, !store.shared());
+        live.set_capacity(store.capacity().await?);
+        live.set_watchlist(store.list_watch(Utc::now()).await?);
         let index = Self::read_all(store).await?;
         *live.write() = index;
+        live.tell_occupancy();
         Ok(live)
     }
 
@@ -85,10 +98,13 @@ impl LiveSearch {
     /// search again.
     pub async fn reload(&self, store: Arc<dyn Store>) -> StoreResult<()> {
         self.set_retention(store.retention().await?.period);
+        self.set_capacity(store.capacity().await?);
+        self.set_watchlist(store.list_watch(Utc::now()).await?);
         let index = Self::read_all(store).await?;
         *self.write() = index;
         self.inner.changed.notify_one();
         self.inner.bus.publish(VehicleEvent::Reset);
+        self.tell_occupancy();
         Ok(())
     }
 
@@ -244,6 +260,7 @@ impl LiveSearch {
     /// changed. Only the change feed calls this.
     pub fn apply(&self, ids: &[i64], rows: Vec<Vehicle>) {
         let mut events = Vec::new();
+        let mut alerts = Vec::new();
         let mut sooner = false;
         {
             let mut index = self.write();
@@ -267,8 +284,12 @@ impl LiveSearch {
                 if previous.as_ref() == Some(&vehicle) {
                     continue;
                 }
+                let vehicle = Arc::new(vehicle);
+                if previous.is_none() {
+                    alerts.extend(self.watch_alerts(&vehicle));
+                }
                 events.push(VehicleEvent::Upserted {
-                    vehicle: Arc::new(vehicle),
+                    vehicle,
                     previous: previous.map(Arc::new),
                 });
             }
@@ -276,8 +297,88 @@ impl LiveSearch {
         if sooner {
             self.inner.changed.notify_one();
         }
-        for event in events {
+        for event in events.into_iter().chain(alerts) {
             self.inner.bus.publish(event);
+        }
+        self.tell_occupancy();
+    }
+
+    /// Alerts for a newly registered vehicle: one per live watchlist entry of its look-alike
+    /// form.
+    fn watch_alerts(&self, vehicle: &Arc<Vehicle>) -> Vec<VehicleEvent> {
+        let watchlist = self
+            .inner
+            .watchlist
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if watchlist.is_empty() {
+            return Vec::new();
+        }
+        let now = Utc::now();
+        watchlist
+            .get(&fold_lookalikes(&vehicle.number_plate))
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry.expires_at > now)
+            .map(|entry| VehicleEvent::Alert {
+                vehicle: vehicle.clone(),
+                note: Arc::from(entry.note.as_str()),
+            })
+            .collect()
+    }
+
+    /// Replaces the copy of the watchlist.
+    pub fn set_watchlist(&self, entries: Vec<WatchEntry>) {
+        let mut by_form: HashMap<String, Vec<WatchEntry>> = HashMap::new();
+        for entry in entries {
+            by_form
+                .entry(entry.plate_folded.clone())
+                .or_default()
+                .push(entry);
+        }
+        *self
+            .inner
+            .watchlist
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = by_form;
+    }
+
+    /// Vehicles parked now (expired ones never count).
+    pub fn parked(&self) -> i64 {
+        let (window, retention_ms) = self.live_window(Window::default());
+        let total = self.read().search(None, window, retention_ms, 0, 0).total;
+        i64::try_from(total).unwrap_or(i64::MAX)
+    }
+
+    pub fn capacity(&self) -> Option<i64> {
+        Some(self.inner.capacity.load(Ordering::Relaxed)).filter(|&c| c > 0)
+    }
+
+    /// The capacity changed (or is read at start-up); live searches hear of a change.
+    pub fn set_capacity(&self, capacity: Option<Capacity>) {
+        self.inner
+            .capacity
+            .store(capacity.map_or(0, Capacity::places), Ordering::Relaxed);
+        self.tell_occupancy();
+    }
+
+    /// Tells live searches the occupancy if it differs from what they were last told.
+    fn tell_occupancy(&self) {
+        let now = (self.parked(), self.capacity());
+        let mut told = self
+            .inner
+            .told
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *told != Some(now) {
+            // The first value is what searches start from, not news.
+            if told.is_some() {
+                self.inner.bus.publish(VehicleEvent::Occupancy {
+                    parked: now.0,
+                    capacity: now.1,
+                });
+            }
+            *told = Some(now);
         }
     }
 
@@ -307,7 +408,11 @@ impl LiveSearch {
             loop {
                 let gone = self.write().remove_entered_by(cutoff_ms, SWEEP_SLICE);
                 let done = gone.len() < SWEEP_SLICE;
+                let any = !gone.is_empty();
                 self.publish_removed(gone);
+                if any {
+                    self.tell_occupancy();
+                }
                 if done {
                     break;
                 }

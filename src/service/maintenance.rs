@@ -8,7 +8,10 @@ use serde_json::json;
 
 use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
 use crate::{
-    domain::{AuditAction, AuditContext, FieldErrors, truncate_to_millis},
+    domain::{
+        AuditAction, AuditContext, FieldErrors, HOUR_MS, MAX_SERIES_HOURS, hour_of,
+        truncate_to_millis,
+    },
     projection::Freshness,
     store::{BatchAudit, DeleteScope, FeedPosition, Store},
     telemetry::metrics::Metrics,
@@ -17,6 +20,9 @@ use crate::{
 /// Rows per transaction: large enough to purge a million rows in seconds, small enough that a
 /// registration waits only milliseconds for the writer.
 pub const BATCH_SIZE: u32 = 2_000;
+
+/// Occupancy counts are kept for the longest series the API returns, and a day.
+const OCCUPANCY_KEEP_HOURS: i64 = MAX_SERIES_HOURS + 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -57,7 +63,9 @@ impl MaintenanceService {
     }
 
     /// Deletes every vehicle past its retention period; one `vehicles.purged` entry records
-    /// the run when it deleted anything. Also drops audit entries past their own retention.
+    /// the run when it deleted anything. Also drops audit entries past their own retention,
+    /// watchlist entries past theirs (one `watchlist.purged` entry), and occupancy counts
+    /// older than 31 days.
     pub async fn purge(&self, ctx: &AuditContext) -> Result<PurgeReport, ServiceError> {
         let now = truncate_to_millis(Utc::now());
         let cutoff = self.store.retention().await?.period.cutoff(now);
@@ -80,6 +88,20 @@ impl MaintenanceService {
         {
             tokio::task::yield_now().await;
         }
+        // Watchlist entries are personal data too; occupancy counts are not, but only the
+        // longest series needs them.
+        let watch_audit = ctx.entry(
+            AuditAction::WatchlistPurged,
+            None,
+            json!({ "deleted": 0 }),
+            now,
+        );
+        let unwatched = self.store.purge_watch(now, &watch_audit).await?;
+        if unwatched.value > 0 {
+            self.freshness.caught_up(unwatched.position).await;
+        }
+        let counts_before = hour_of(now.timestamp_millis()) - OCCUPANCY_KEEP_HOURS * HOUR_MS;
+        self.store.purge_occupancy_before(counts_before).await?;
         Ok(PurgeReport { deleted, cutoff })
     }
 

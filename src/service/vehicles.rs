@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
+use futures_util::Stream;
 use serde_json::json;
 
 use super::ServiceError;
 use crate::{
     domain::{
         AuditAction, AuditContext, NewVehicle, NumberPlate, ParseContext, PhoneRegion,
-        Pseudonymizer, RawField, RawNewVehicle, Vehicle, VehicleChanges,
+        Pseudonymizer, RawField, RawNewVehicle, Registered, Vehicle, VehicleChanges,
     },
     projection::Freshness,
     search::LiveSearch,
@@ -18,6 +19,9 @@ use crate::{
 };
 
 const NOT_FOUND: &str = "no vehicle with this number plate is parked";
+
+/// Vehicles read per page of an export: memory stays flat at any number of vehicles.
+const EXPORT_PAGE: u32 = 1_000;
 
 /// One page of a listing, and where the next one starts.
 #[derive(Debug)]
@@ -56,7 +60,7 @@ impl VehicleService {
         &self,
         raw: RawNewVehicle<'_>,
         ctx: &AuditContext,
-    ) -> Result<Vehicle, ServiceError> {
+    ) -> Result<Registered, ServiceError> {
         let now = Utc::now();
         let retention = if self.live.authoritative() {
             self.live.retention()
@@ -108,6 +112,42 @@ impl VehicleService {
             .find_vehicle(&plate, Utc::now())
             .await?
             .ok_or(ServiceError::NotFound(NOT_FOUND))
+    }
+
+    /// Every parked vehicle, oldest entry first, read page by page as the caller consumes
+    /// them (vehicles as of the export's start; ones changed while it runs show as they are
+    /// when their page is read). Audited before the first page is read.
+    pub async fn export(
+        &self,
+        personal: bool,
+        ctx: &AuditContext,
+    ) -> Result<impl Stream<Item = Result<Vec<Vehicle>, ServiceError>> + Send + 'static, ServiceError>
+    {
+        let now = Utc::now();
+        let audit = ctx.entry(
+            AuditAction::VehiclesExported,
+            None,
+            json!({ "personal": personal }),
+            now,
+        );
+        self.store.record_audit(&audit).await?;
+        let start: Option<Option<VehicleCursor>> = Some(None);
+        Ok(futures_util::stream::try_unfold(
+            (self.store.clone(), start),
+            move |(store, after)| async move {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let page = store.load_page(after, EXPORT_PAGE, now).await?;
+                if page.is_empty() {
+                    return Ok(None);
+                }
+                let next = (page.len() == EXPORT_PAGE as usize)
+                    .then(|| page.last().map(VehicleCursor::after))
+                    .flatten();
+                Ok(Some((page, (store, next.map(Some)))))
+            },
+        ))
     }
 
     /// A page of at most `filter.limit` vehicles; the cursor points past its last one when

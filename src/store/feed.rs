@@ -18,6 +18,21 @@ pub enum ChangeKind {
     Vehicles(Vec<i64>),
     Retention,
     Keys,
+    Capacity,
+    Watchlist,
+}
+
+impl ChangeKind {
+    /// The record's `kind` and `ids` columns.
+    pub fn to_record(&self) -> (&'static str, Option<String>) {
+        match self {
+            ChangeKind::Vehicles(ids) => ("vehicles", Some(pack_ids(ids))),
+            ChangeKind::Retention => ("retention", None),
+            ChangeKind::Keys => ("keys", None),
+            ChangeKind::Capacity => ("capacity", None),
+            ChangeKind::Watchlist => ("watchlist", None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +91,8 @@ pub fn unpack(kind: &str, ids: Option<&str>) -> Option<ChangeKind> {
         )),
         "retention" => Some(ChangeKind::Retention),
         "keys" => Some(ChangeKind::Keys),
+        "capacity" => Some(ChangeKind::Capacity),
+        "watchlist" => Some(ChangeKind::Watchlist),
         _ => None,
     }
 }
@@ -92,6 +109,7 @@ mod tests {
             Some(ChangeKind::Vehicles(ids.to_vec()))
         );
         assert_eq!(unpack("keys", None), Some(ChangeKind::Keys));
-        assert_eq!(unpack("capacity", None), None);
+        assert_eq!(unpack("capacity", None), Some(ChangeKind::Capacity));
+        assert_eq!(unpack("holds", None), None);
     }
 }

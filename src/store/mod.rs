@@ -12,6 +12,41 @@ macro_rules! retention_ms {
     };
 }
 
+/// Counts the vehicles a deletion is about to remove in the hourly occupancy, in the deletion's
+/// transaction: one whose retention has ended as an expiry in the hour it ended, any other as
+/// an exit now. `$now` is the placeholder of now (ms), `$scope` the deletion's condition (literals and `retention_ms!()`).
+/// Both backends run it (PostgreSQL and SQLite share the upsert syntax).
+macro_rules! count_departures {
+    ($now:literal, $($scope:expr),+) => {
+        concat!(
+            "INSERT INTO occupancy_hours (hour_ms, exits, expiries) ",
+            "SELECT hour_ms, sum(1 - expired), sum(expired) FROM (SELECT ",
+            "CASE WHEN entry_ms <= ", $now, " - ", retention_ms!(), " THEN 1 ELSE 0 END AS expired, ",
+            "CASE WHEN entry_ms <= ", $now, " - ", retention_ms!(),
+            " THEN (entry_ms + ", retention_ms!(), ") / 3600000 * 3600000 ",
+            "ELSE ", $now, " / 3600000 * 3600000 END AS hour_ms ",
+            "FROM vehicles WHERE ", $($scope),+, ") AS departing WHERE true GROUP BY hour_ms ",
+            "ON CONFLICT (hour_ms) DO UPDATE SET exits = occupancy_hours.exits + excluded.exits, ",
+            "expiries = occupancy_hours.expiries + excluded.expiries"
+        )
+    };
+}
+
+/// Counts the arrivals of the vehicles a deletion is about to remove in the hours of their
+/// entry times (arrivals still parked are counted from the vehicles table itself). `$scope`
+/// as for `count_departures`.
+macro_rules! count_departed_entries {
+    ($($scope:expr),+) => {
+        concat!(
+            "INSERT INTO occupancy_hours (hour_ms, departed_entries) ",
+            "SELECT entry_ms / 3600000 * 3600000 AS hour_ms, count(*) FROM vehicles WHERE ",
+            $($scope),+,
+            " GROUP BY hour_ms ON CONFLICT (hour_ms) DO UPDATE SET ",
+            "departed_entries = occupancy_hours.departed_entries + excluded.departed_entries"
+        )
+    };
+}
+
 mod feed;
 pub mod postgres;
 pub mod private_files;
@@ -26,12 +61,13 @@ use chrono::{DateTime, Utc};
 use std::{path::Path, sync::Arc};
 
 use crate::domain::{
-    AuditRecord, NewAuditEntry, NewVehicle, NumberPlate, RetentionPeriod, Vehicle, VehicleChanges,
+    AuditRecord, Capacity, HourCounts, NewAuditEntry, NewVehicle, NumberPlate, Registered,
+    RetentionPeriod, Vehicle, VehicleChanges, WatchEntry, WatchNote,
 };
 pub use feed::{Change, ChangeKind, Committed, FeedBatch, FeedPosition, pack_ids, unpack};
 pub use records::{
     ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
-    RetentionSetting, Revocation, VehicleCursor, VehicleFilter,
+    RetentionSetting, Revocation, VehicleCursor, VehicleFilter, WatchAudit,
 };
 pub use traced::traced;
 
@@ -63,7 +99,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the service persists.
 #[async_trait]
 pub trait Store:
-    VehicleStore + KeyStore + SettingsStore + AuditStore + MaintenanceStore + FeedStore
+    VehicleStore
+    + KeyStore
+    + SettingsStore
+    + AuditStore
+    + MaintenanceStore
+    + FeedStore
+    + OccupancyStore
+    + WatchlistStore
 {
     /// Whether other servers write to this database too. When they do, what this process
     /// keeps in memory is a copy that may lag: point reads and key checks ask the database.
@@ -80,14 +123,16 @@ pub trait Store:
 /// vehicle is never returned, whether or not the purge has deleted it yet.
 #[async_trait]
 pub trait VehicleStore: Send + Sync + 'static {
-    /// Inserts a vehicle. An expired row with the same plate is removed first, so a plate can
-    /// be registered again as soon as its previous record expires.
+    /// Inserts a vehicle, counted as an entry in the hour of its entry time, and returns it
+    /// with the parked plates of the same look-alike form. An expired row with the same plate
+    /// is removed first, so a plate can be registered again as soon as its previous record
+    /// expires.
     async fn insert_vehicle(
         &self,
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
         audit: &InsertAudit,
-    ) -> StoreResult<Committed<Vehicle>>;
+    ) -> StoreResult<Committed<Registered>>;
     async fn find_vehicle(
         &self,
         plate: &NumberPlate,
@@ -168,6 +213,64 @@ pub trait SettingsStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
     ) -> StoreResult<Committed<RetentionSetting>>;
+}
+
+/// How full the car park is: its capacity and hourly counts (no personal data).
+#[async_trait]
+pub trait OccupancyStore: Send + Sync + 'static {
+    async fn capacity(&self) -> StoreResult<Option<Capacity>>;
+    async fn set_capacity(
+        &self,
+        capacity: Capacity,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Committed<Capacity>>;
+    /// The counts of the hours from `since_ms` (an hour's start) on, oldest first. Vehicles
+    /// whose retention ended in those hours but whose rows are not purged yet are counted as
+    /// expiries, as the purge will count them.
+    async fn occupancy_counts(
+        &self,
+        since_ms: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<HourCounts>>;
+    /// Deletes the counts of hours that started before `before_ms`; returns how many.
+    async fn purge_occupancy_before(&self, before_ms: i64) -> StoreResult<u64>;
+}
+
+/// The watchlist. Entries are personal data: every read applies the retention cut-off to
+/// their last change, as vehicle reads do to entry times.
+#[async_trait]
+pub trait WatchlistStore: Send + Sync + 'static {
+    /// Adds the entry of `plate`, or replaces its note; says which (audited as `added` or
+    /// `updated`).
+    async fn put_watch(
+        &self,
+        plate: &NumberPlate,
+        note: &WatchNote,
+        now: DateTime<Utc>,
+        audit: &WatchAudit,
+    ) -> StoreResult<Committed<(WatchEntry, bool)>>;
+    async fn find_watch(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<WatchEntry>>;
+    /// Every live entry, by plate.
+    async fn list_watch(&self, now: DateTime<Utc>) -> StoreResult<Vec<WatchEntry>>;
+    /// `None` when no live entry has this plate.
+    async fn delete_watch(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<()>>>;
+    /// Deletes the entries whose retention has ended; `audit` (with `"deleted": 0` in its
+    /// details) is written with the count when there were any.
+    async fn purge_watch(
+        &self,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Committed<u64>>;
 }
 
 /// The audit trail.
@@ -265,6 +368,39 @@ pub trait FeedStore: Send + Sync + 'static {
         wake: std::sync::Arc<tokio::sync::Notify>,
         stop: tokio_util::sync::CancellationToken,
     );
+}
+
+/// The hourly counts `OccupancyStore::occupancy_counts` returns on both backends, oldest
+/// first, from what the database holds: the counts kept for departed vehicles
+/// (`hour_ms, departed_entries, exits, expiries`), the entries of vehicles still in the table
+/// by hour, and the vehicles whose retention ended in an hour but whose rows wait for the
+/// purge (counted as the purge will count them).
+fn merge_counts(
+    departed: Vec<(i64, i64, i64, i64)>,
+    present: Vec<(i64, i64)>,
+    expired: Vec<(i64, i64)>,
+) -> Vec<HourCounts> {
+    fn at(hours: &mut BTreeMap<i64, HourCounts>, hour_ms: i64) -> &mut HourCounts {
+        hours.entry(hour_ms).or_insert(HourCounts {
+            hour_ms,
+            ..HourCounts::default()
+        })
+    }
+    use std::collections::BTreeMap;
+    let mut merged = BTreeMap::new();
+    for (hour_ms, entries, exits, expiries) in departed {
+        let counts = at(&mut merged, hour_ms);
+        counts.entries += entries;
+        counts.exits += exits;
+        counts.expiries += expiries;
+    }
+    for (hour_ms, entries) in present {
+        at(&mut merged, hour_ms).entries += entries;
+    }
+    for (hour_ms, expiries) in expired {
+        at(&mut merged, hour_ms).expiries += expiries;
+    }
+    merged.into_values().collect()
 }
 
 /// Where the data lives, from `PARKING_DATABASE_URL`.

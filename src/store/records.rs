@@ -24,6 +24,16 @@ pub struct VehicleCursor {
     pub id: i64,
 }
 
+impl VehicleCursor {
+    /// The position just after `vehicle`.
+    pub fn after(vehicle: &crate::domain::Vehicle) -> Self {
+        Self {
+            entry_ms: vehicle.entry_time.timestamp_millis(),
+            id: vehicle.id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct VehicleFilter {
     pub limit: u32,
@@ -77,6 +87,14 @@ pub enum Revocation {
 pub struct InsertAudit {
     pub created: NewAuditEntry,
     pub replaced_expired: NewAuditEntry,
+}
+
+/// The audit entries of a watchlist write: one is written, depending on whether the plate was
+/// watched already.
+#[derive(Debug, Clone)]
+pub struct WatchAudit {
+    pub added: NewAuditEntry,
+    pub updated: NewAuditEntry,
 }
 
 /// Which vehicles a bulk deletion removes.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditRecord, Role, Vehicle};
+use crate::domain::{AuditRecord, Role, Vehicle, WatchEntry};
 
 use super::ApiKeyRecord;
 
@@ -94,5 +94,24 @@ impl From<AuditRow> for AuditRecord {
             request_id: row.request_id,
             details: serde_json::from_str(&row.details).unwrap_or_default(),
         }
+    }
+}
+
+/// A watchlist entry, with the retention period in force read in the same statement
+/// (`number_plate, plate_folded, note, created_ms, updated_ms, retention_ms`).
+pub(crate) type WatchRow = (String, String, String, i64, i64, i64);
+
+/// The entry a `WatchRow` holds; it expires once the retention period has passed since its
+/// last change.
+pub(crate) fn watch_entry(
+    (number_plate, plate_folded, note, created_ms, updated_ms, retention_ms): WatchRow,
+) -> WatchEntry {
+    WatchEntry {
+        number_plate,
+        plate_folded,
+        note,
+        created_at: from_ms(created_ms),
+        updated_at: from_ms(updated_ms),
+        expires_at: from_ms(updated_ms.saturating_add(retention_ms)),
     }
 }

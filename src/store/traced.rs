@@ -13,12 +13,13 @@ use tracing::Instrument;
 use super::{
     ApiKeyRecord, AuditFilter, AuditStore, BatchAudit, Claim, ClaimKind, Committed, DeleteScope,
     FeedBatch, FeedPosition, FeedStore, InsertAudit, KeyStore, Lease, MaintenanceStore, NewApiKey,
-    RetentionSetting, Revocation, SettingsStore, Store, StoreResult, VehicleCursor, VehicleStore,
+    OccupancyStore, RetentionSetting, Revocation, SettingsStore, Store, StoreResult, VehicleCursor,
+    VehicleStore, WatchAudit, WatchlistStore,
 };
 use crate::{
     domain::{
-        AuditRecord, NewAuditEntry, NewVehicle, NumberPlate, RetentionPeriod, Vehicle,
-        VehicleChanges,
+        AuditRecord, Capacity, HourCounts, NewAuditEntry, NewVehicle, NumberPlate, Registered,
+        RetentionPeriod, Vehicle, VehicleChanges, WatchEntry, WatchNote,
     },
     telemetry::traces::SPANS,
 };
@@ -90,7 +91,7 @@ impl Store for Traced {
 
 traced_impl!(VehicleStore {
     fn insert_vehicle(&self, vehicle: &NewVehicle, now: DateTime<Utc>, audit: &InsertAudit)
-        -> StoreResult<Committed<Vehicle>>;
+        -> StoreResult<Committed<Registered>>;
     fn find_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>)
         -> StoreResult<Option<Vehicle>>;
     fn load_page(&self, after: Option<VehicleCursor>, limit: u32, now: DateTime<Utc>)
@@ -125,6 +126,25 @@ traced_impl!(SettingsStore {
     fn retention(&self) -> StoreResult<RetentionSetting>;
     fn set_retention(&self, period: RetentionPeriod, now: DateTime<Utc>, audit: &NewAuditEntry)
         -> StoreResult<Committed<RetentionSetting>>;
+});
+
+traced_impl!(OccupancyStore {
+    fn capacity(&self) -> StoreResult<Option<Capacity>>;
+    fn set_capacity(&self, capacity: Capacity, now: DateTime<Utc>, audit: &NewAuditEntry)
+        -> StoreResult<Committed<Capacity>>;
+    fn occupancy_counts(&self, since_ms: i64, now: DateTime<Utc>) -> StoreResult<Vec<HourCounts>>;
+    fn purge_occupancy_before(&self, before_ms: i64) -> StoreResult<u64>;
+});
+
+traced_impl!(WatchlistStore {
+    fn put_watch(&self, plate: &NumberPlate, note: &WatchNote, now: DateTime<Utc>, audit: &WatchAudit)
+        -> StoreResult<Committed<(WatchEntry, bool)>>;
+    fn find_watch(&self, plate: &NumberPlate, now: DateTime<Utc>)
+        -> StoreResult<Option<WatchEntry>>;
+    fn list_watch(&self, now: DateTime<Utc>) -> StoreResult<Vec<WatchEntry>>;
+    fn delete_watch(&self, plate: &NumberPlate, now: DateTime<Utc>, audit: &NewAuditEntry)
+        -> StoreResult<Option<Committed<()>>>;
+    fn purge_watch(&self, now: DateTime<Utc>, audit: &NewAuditEntry) -> StoreResult<Committed<u64>>;
 });
 
 traced_impl!(AuditStore {

@@ -64,6 +64,22 @@ async fn a_backup_never_holds_expired_vehicles() {
     app.register_ok(&old).await;
     app.register_ok(&vehicle("KEPT42X")).await;
     app.set_retention_hours(1).await;
+    // Watchlist entries are personal data too: an expired one stays out of backups.
+    for (plate, note) in [("GONE43X", "Expired Edwina's note"), ("KEPT43X", "kept")] {
+        let watched = app
+            .admin(reqwest::Method::PUT, &format!("/api/v1/watchlist/{plate}"))
+            .json(&json!({"note": note}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(watched.status(), 201);
+    }
+    app.database
+        .execute(
+            "UPDATE watchlist SET updated_ms = updated_ms - 7200000 WHERE number_plate = 'GONE43X'",
+            &[],
+        )
+        .await;
 
     let backup: Value = app
         .admin_json(reqwest::Method::POST, "/api/v1/maintenance/backup")
@@ -75,9 +91,17 @@ async fn a_backup_never_holds_expired_vehicles() {
         .await
         .unwrap();
     assert_eq!(plates, ["KEPT42X"]);
+    let watched: Vec<String> = sqlx::query_scalar("SELECT number_plate FROM watchlist")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(watched, ["KEPT43X"]);
     let bytes = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
     assert!(
-        !bytes.contains("GONE42X") && !bytes.contains("Expired Eleanor"),
+        !bytes.contains("GONE42X")
+            && !bytes.contains("Expired Eleanor")
+            && !bytes.contains("GONE43X")
+            && !bytes.contains("Expired Edwina"),
         "no trace left in free pages"
     );
 }

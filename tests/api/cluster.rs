@@ -112,7 +112,7 @@ impl Cluster {
             .call(i, Method::POST, "/api/v1/vehicles", Some(body))
             .await;
         assert_eq!(response.status(), StatusCode::CREATED, "{plate} on {i}");
-        response.json().await.unwrap()
+        crate::helpers::without_similar_plates(response.json().await.unwrap())
     }
 }
 
@@ -601,4 +601,62 @@ async fn a_transaction_left_open_elsewhere_does_not_hold_the_feed_back() {
         .execute(&mut elsewhere)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn occupancy_look_alike_warnings_and_alerts_are_the_same_on_every_instance() {
+    let cluster = Cluster::start(3, &[]).await;
+    let capacity = cluster
+        .call(
+            0,
+            Method::PUT,
+            "/api/v1/config/capacity",
+            Some(json!({"capacity": 40})),
+        )
+        .await;
+    assert_eq!(capacity.status(), 200);
+    let watched = cluster
+        .call(
+            1,
+            Method::PUT,
+            "/api/v1/watchlist/WCH1",
+            Some(json!({"note": "on every instance"})),
+        )
+        .await;
+    assert_eq!(watched.status(), 201);
+    let mut watching = connect_to(&cluster.ws(2), KEY).await;
+
+    // A look-alike of the watched plate registers on one instance: the alert is pushed by
+    // another, and a third warns about it when its look-alike registers there.
+    let created = cluster.register(0, "WCHI").await;
+    let alert = next(&mut watching).await;
+    assert_eq!(alert["type"], "alert");
+    assert_eq!(alert["note"], "on every instance");
+    assert_eq!(alert["vehicle"], created);
+    let misread = cluster
+        .call(
+            1,
+            Method::POST,
+            "/api/v1/vehicles",
+            Some(json!({"number_plate": "WCHL", "contact_name": "Cluster Driver", "phone_number": "+44 20 7946 0958"})),
+        )
+        .await;
+    assert_eq!(misread.status(), StatusCode::CREATED);
+    assert_eq!(
+        misread.json::<Value>().await.unwrap()["similar_plates"],
+        json!(["WCHI"])
+    );
+
+    // Every instance counts both at once, with the capacity set through another.
+    for i in 0..3 {
+        let occupancy: Value = cluster
+            .call(i, Method::GET, "/api/v1/occupancy?hours=1", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(occupancy["parked"], 2, "instance {i}");
+        assert_eq!(occupancy["capacity"], 40, "instance {i}");
+        assert_eq!(occupancy["series"][0]["entries"], 2, "instance {i}");
+    }
 }

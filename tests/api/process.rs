@@ -533,6 +533,37 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
         let body = json!({"number_plate": plate, "contact_name": "Round Trip", "phone_number": "+44 20 7946 0958"});
         assert_eq!(register(&client, &server, KEY, &body).await.status(), 201);
     }
+    // The capacity, a watched plate and the occupancy counts of a departure travel too.
+    let admin = |method: reqwest::Method, path: &str| {
+        client
+            .request(method, server.url(path))
+            .header("X-API-Key", KEY)
+    };
+    let left = admin(reqwest::Method::DELETE, "/api/v1/vehicles/RST3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 204);
+    let capacity = admin(reqwest::Method::PUT, "/api/v1/config/capacity")
+        .json(&json!({"capacity": 50}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(capacity.status(), 200);
+    let watched = admin(reqwest::Method::PUT, "/api/v1/watchlist/WATCH1")
+        .json(&json!({"note": "travels with the backup"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watched.status(), 201);
+    let occupancy_before: Value = admin(reqwest::Method::GET, "/api/v1/occupancy?hours=2")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(occupancy_before["series"][1]["exits"], 1);
     let before = all_vehicles(&client, &server).await;
 
     // A backup while the server keeps serving; the same command again must not overwrite it.
@@ -616,6 +647,21 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
         before,
         "the same rows as when backed up"
     );
+    let get = |path: &str| client.get(server.url(path)).header("X-API-Key", KEY).send();
+    let occupancy: Value = get("/api/v1/occupancy?hours=2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(occupancy, occupancy_before);
+    let watched: Value = get("/api/v1/watchlist/WATCH1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(watched["note"], "travels with the backup");
     server.stop().await;
 }
 

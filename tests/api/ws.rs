@@ -39,8 +39,20 @@ pub async fn send(ws: &mut Socket, frame: Value) {
         .unwrap();
 }
 
-/// The next JSON frame (pings are answered by the client library and skipped).
+/// The next JSON frame other than an `occupancy` update (pushed to every connection whenever
+/// the number parked changes, and checked by tests of its own); pings are answered by the
+/// client library and skipped.
 pub async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let frame = next_any(ws).await;
+        if frame["type"] != "occupancy" {
+            return frame;
+        }
+    }
+}
+
+/// The next JSON frame, whatever its type.
+pub async fn next_any(ws: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -90,7 +102,12 @@ pub async fn expect_close_within(ws: &mut Socket, code: CloseCode, within: Durat
             other @ (Some(Ok(Message::Close(None))) | None | Some(Err(_))) => {
                 panic!("closed without a code: {other:?}")
             }
-            Some(Ok(Message::Text(text))) => before.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["type"] != "occupancy" {
+                    before.push(frame);
+                }
+            }
             Some(Ok(_)) => {}
         }
     }

@@ -1,11 +1,17 @@
-// Admin: health, retention, purge, backups, clear, API keys and the audit log.
+// Admin: health, retention and capacity, purge, backups, export, clear, the watchlist, API keys
+// and the audit log.
 
-import { api, describe, withQuery, ApiError } from "./api.js";
+import { api, describe, download, withQuery, ApiError } from "./api.js";
 import { $, copy, el, fromLocalInput, localTime, say, toast } from "./ui.js";
+import { initWatchlist, showWatchlist } from "./watchlist.js";
 
 export function initAdmin() {
   $("#health-refresh").addEventListener("click", health);
   $("#retention-form").addEventListener("submit", saveRetention);
+  $("#capacity-form").addEventListener("submit", saveCapacity);
+  $("#export-csv").addEventListener("click", () => exportCsv(false));
+  $("#export-csv-personal").addEventListener("click", () => exportCsv(true));
+  initWatchlist();
   $("#purge-now").addEventListener("click", purge);
   $("#backup-now").addEventListener("click", backup);
   $("#clear-confirm").addEventListener("change", (event) => { $("#clear-submit").disabled = !event.target.checked; });
@@ -29,6 +35,8 @@ export function initAdmin() {
 export function showAdmin() {
   health();
   retention();
+  capacity();
+  showWatchlist();
   backups();
   keys();
   audit(null);
@@ -76,6 +84,47 @@ async function saveRetention(event) {
     } else {
       error.textContent = describe(failure);
     }
+  }
+}
+
+async function capacity() {
+  try {
+    const occupancy = await api("GET", "/api/v1/occupancy?hours=1");
+    if (occupancy.capacity) $("#capacity-places").value = occupancy.capacity;
+  } catch (error) {
+    say($("#err-capacity"), describe(error), "error");
+  }
+}
+
+async function saveCapacity(event) {
+  event.preventDefault();
+  const input = $("#capacity-places");
+  const error = $("#err-capacity");
+  error.textContent = "";
+  input.removeAttribute("aria-invalid");
+  const places = Number(input.value);
+  try {
+    await api("PUT", "/api/v1/config/capacity", { capacity: Number.isInteger(places) && input.value ? places : input.value });
+    toast(`Capacity set to ${places} places.`);
+  } catch (failure) {
+    if (failure instanceof ApiError && failure.status === 422) {
+      error.textContent = `The capacity ${failure.fields.capacity || "is invalid"}.`;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    } else {
+      error.textContent = describe(failure);
+    }
+  }
+}
+
+async function exportCsv(personal) {
+  const message = $("#maintenance-message");
+  try {
+    await download(`/api/v1/vehicles/export.csv${personal ? "?personal=true" : ""}`,
+      personal ? "vehicles-with-contacts.csv" : "vehicles.csv");
+    say(message, personal ? "Exported with names and phone numbers (audited)." : "Exported (audited).");
+  } catch (error) {
+    say(message, describe(error), "error");
   }
 }
 

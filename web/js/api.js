@@ -34,7 +34,26 @@ export function describe(error) {
 
 /** Calls the API. Resolves with the JSON body (null for 204); rejects with an ApiError. */
 export async function api(method, path, body, key = session.key) {
-  const headers = { Accept: "application/json" };
+  const response = await send(method, path, body, key, "application/json");
+  return response.status === 204 ? null : response.json();
+}
+
+/** Fetches a file the API serves (the CSV export) and hands it to the browser as a download. */
+export async function download(path, filename) {
+  const response = await send("GET", path, undefined, session.key, "text/csv");
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** One request; resolves with a successful response, rejects with an ApiError. */
+async function send(method, path, body, key, accept) {
+  const headers = { Accept: accept };
   if (key) headers["X-API-Key"] = key;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -47,7 +66,7 @@ export async function api(method, path, body, key = session.key) {
   }
   if (response.ok) {
     banner("");
-    return response.status === 204 ? null : response.json();
+    return response;
   }
   let problem = {};
   try { problem = await response.json(); } catch { /* not a problem body */ }

@@ -4,6 +4,8 @@
 import { LiveSearch } from "./live.js";
 import { $, el, matchedByLookalike } from "./ui.js";
 import { openVehicle } from "./vehicle.js";
+import { onOccupancy } from "./occupancy.js";
+import { onAlert, clearAlerts } from "./alerts.js";
 
 const LIMIT = 20;
 /**
@@ -42,6 +44,7 @@ export function startFind() {
 export function stopFind() {
   live.stop();
   shown = { id: null, query: "", items: [], total: 0 };
+  clearAlerts();
   $("#results").replaceChildren();
   $("#find-summary").textContent = "";
 }
@@ -88,6 +91,12 @@ function onFrame(frame) {
       render();
       break;
     }
+    case "occupancy":
+      onOccupancy(frame);
+      break;
+    case "alert":
+      onAlert(frame);
+      break;
     default:
       break;
   }

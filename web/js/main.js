@@ -9,14 +9,16 @@ import { initRegister, focusRegister } from "./register.js";
 import { initList, showList } from "./list.js";
 import { initAdmin, showAdmin } from "./admin.js";
 import { initVehicleDialog } from "./vehicle.js";
+import { initOccupancy, showOccupancy, hideOccupancy } from "./occupancy.js";
 
-const VIEWS = ["find", "register", "list", "admin"];
+const VIEWS = ["find", "register", "list", "occupancy", "admin"];
 
 function init() {
   initVehicleDialog();
   initFind();
   initRegister();
   initList();
+  initOccupancy();
   initAdmin();
   $("#sign-in-form").addEventListener("submit", signIn);
   $("#sign-out").addEventListener("click", () => session.expire(""));
@@ -90,9 +92,11 @@ function route() {
   const entering = view !== active;
   active = view;
   if (!entering) return;
+  if (view !== "occupancy") hideOccupancy();
   if (view === "find") $("#q").focus();
   if (view === "register") focusRegister();
   if (view === "list") showList();
+  if (view === "occupancy") showOccupancy();
   if (view === "admin") showAdmin();
 }
 

@@ -20,11 +20,13 @@ export function initRegister() {
     const entry = fromLocalInput(form.elements.entry_timestamp.value);
     if (entry) body.entry_timestamp = entry;
     const message = $("#register-message");
+    similarWarning(null);
     try {
       const vehicle = await api("POST", "/api/v1/vehicles", body);
       form.reset();
       say(message, `Registered ${vehicle.number_plate}.`, "ok");
       toast(`Registered ${vehicle.number_plate}.`);
+      similarWarning(vehicle);
       form.elements.number_plate.focus();
     } catch (error) {
       if (error instanceof ApiError && error.status === 422) {
@@ -37,6 +39,39 @@ export function initRegister() {
       }
     }
   });
+}
+
+/**
+ * A plate that differs from a parked one only by look-alike characters may have been misread:
+ * the warning stays beside the plate field, with both vehicles one click away, until the next
+ * registration.
+ */
+function similarWarning(vehicle) {
+  const box = $("#similar-warning");
+  const similar = vehicle ? vehicle.similar_plates || [] : [];
+  if (!similar.length) {
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  const link = (plate) => {
+    const button = el("button", { className: "link plate", text: plate, attrs: { type: "button" } });
+    button.addEventListener("click", () => openVehicle(plate));
+    return button;
+  };
+  const others = [];
+  similar.forEach((plate, i) => {
+    if (i) others.push(", ");
+    others.push(link(plate));
+  });
+  box.replaceChildren(
+    el("strong", { text: "Check the plate: " }),
+    link(vehicle.number_plate),
+    ` looks like ${similar.length === 1 ? "a plate" : "plates"} already parked: `,
+    ...others,
+    ". If it was misread, open the new record to remove it and register again.",
+  );
+  box.hidden = false;
 }
 
 function clearErrors() {

@@ -48,6 +48,14 @@ pub enum ServerFrame<'a> {
         id: &'a Value,
         number_plate: &'a str,
     },
+    Occupancy {
+        parked: i64,
+        capacity: Option<i64>,
+    },
+    Alert {
+        vehicle: VehicleBody,
+        note: &'a str,
+    },
     Pong,
     Error {
         id: &'a Value,

@@ -311,10 +311,27 @@ impl Session {
     }
 
     fn on_event(&mut self, event: Result<VehicleEvent, RecvError>) -> Result<(), End> {
+        // Occupancy and alerts concern every open connection, searching or not.
+        match &event {
+            Ok(VehicleEvent::Occupancy { parked, capacity }) => {
+                return self.send_frame(&ServerFrame::Occupancy {
+                    parked: *parked,
+                    capacity: *capacity,
+                });
+            }
+            Ok(VehicleEvent::Alert { vehicle, note }) => {
+                return self.send_frame(&ServerFrame::Alert {
+                    vehicle: VehicleBody::from(Vehicle::clone(vehicle)),
+                    note,
+                });
+            }
+            _ => {}
+        }
         let Some(sub) = &self.subscription else {
             return Ok(());
         };
         match event {
+            Ok(VehicleEvent::Occupancy { .. } | VehicleEvent::Alert { .. }) => Ok(()),
             Ok(VehicleEvent::Upserted { vehicle, previous }) => {
                 if sub.matches(&vehicle) {
                     let body = VehicleBody::from(Vehicle::clone(&vehicle));

@@ -2,6 +2,7 @@
 
 mod cursor;
 pub mod dto;
+mod export;
 mod params;
 
 use axum::{
@@ -13,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use self::{
     cursor::PageCursor,
-    dto::{ListParams, RegisterVehicle, UpdateVehicle, VehicleBody, VehicleList},
+    dto::{ListParams, RegisterVehicle, RegisteredBody, UpdateVehicle, VehicleBody, VehicleList},
     params::Listing,
 };
 use crate::{
@@ -28,6 +29,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register_vehicle, list_vehicles))
+        .routes(routes!(export::export_vehicles))
         .routes(routes!(get_vehicle, update_vehicle, delete_vehicle))
 }
 
@@ -36,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     post, path = "/api/v1/vehicles", tag = "vehicles",
     request_body = RegisterVehicle,
     responses(
-        (status = 201, description = "Registered", body = VehicleBody,
+        (status = 201, description = "Registered", body = RegisteredBody,
             headers(("location" = String, description = "URL of the new vehicle"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
@@ -52,20 +54,20 @@ async fn register_vehicle(
     caller: Operator,
     JsonBody(body): JsonBody<RegisterVehicle>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let vehicle = state
+    let registered = state
         .vehicles
         .register(body.as_raw(), &caller.audit())
         .await?;
     // Plates may hold non-ASCII letters, which a header cannot carry unencoded.
     let plate = percent_encoding::utf8_percent_encode(
-        &vehicle.number_plate,
+        &registered.vehicle.number_plate,
         percent_encoding::NON_ALPHANUMERIC,
     );
     let location = format!("/api/v1/vehicles/{plate}");
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        axum::Json(VehicleBody::from(vehicle)),
+        axum::Json(RegisteredBody::from(registered)),
     ))
 }
 

@@ -36,19 +36,22 @@ impl PostgresStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut *pg)
             .await?;
-        let (hours, updated_ms, secret): (i64, i64, Vec<u8>) = sqlx::query_as(
-            "SELECT retention_hours, retention_updated_ms, audit_secret FROM system_config WHERE id = 1",
-        )
-        .fetch_one(&mut *pg)
-        .await?;
+        let (hours, updated_ms, secret, capacity): (i64, i64, Vec<u8>, Option<i64>) =
+            sqlx::query_as(
+                "SELECT retention_hours, retention_updated_ms, audit_secret, capacity \
+                 FROM system_config WHERE id = 1",
+            )
+            .fetch_one(&mut *pg)
+            .await?;
         let mut out = copy.begin().await?;
         sqlx::query(
             "UPDATE system_config SET retention_hours = ?1, retention_updated_ms = ?2, \
-             audit_secret = ?3 WHERE id = 1",
+             audit_secret = ?3, capacity = ?4 WHERE id = 1",
         )
         .bind(hours)
         .bind(updated_ms)
         .bind(secret)
+        .bind(capacity)
         .execute(&mut *out)
         .await?;
         let cutoff = now.timestamp_millis() - hours * 3_600_000;
@@ -56,8 +59,11 @@ impl PostgresStore {
             let mut after = i64::MIN;
             loop {
                 let sql = format!(
-                    "SELECT {} FROM {} WHERE id > $1 {} ORDER BY id LIMIT $2",
-                    table.columns, table.name, table.filter
+                    "SELECT {columns} FROM {name} WHERE {key} > $1 {filter} ORDER BY {key} LIMIT $2",
+                    columns = table.columns,
+                    name = table.name,
+                    key = table.key,
+                    filter = table.filter,
                 );
                 let rows: Vec<PgRow> = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(after)
@@ -66,7 +72,7 @@ impl PostgresStore {
                     .fetch_all(&mut *pg)
                     .await?;
                 let Some(last) = rows.last() else { break };
-                after = sqlx::Row::try_get(last, "id")?;
+                after = sqlx::Row::try_get(last, table.key)?;
                 insert_rows(&mut out, table, &rows).await?;
                 if (rows.len() as i64) < CHUNK {
                     break;
@@ -85,8 +91,10 @@ impl PostgresStore {
 
 pub(super) struct Table {
     pub name: &'static str,
+    /// The integer key rows are copied in the order of.
+    pub key: &'static str,
     pub columns: &'static str,
-    /// Extra condition; `$3` is the retention cut-off (vehicles only).
+    /// Extra condition; `$3` is the retention cut-off (vehicles and watchlist only).
     pub filter: &'static str,
     /// Which columns are text (the rest are integers or, for none here, blobs).
     pub kinds: &'static [Kind],
@@ -101,9 +109,10 @@ pub(super) enum Kind {
 }
 
 /// The tables a backup holds besides the settings row, with their columns in order.
-pub(super) const TABLES: [Table; 3] = [
+pub(super) const TABLES: [Table; 5] = [
     Table {
         name: "api_keys",
+        key: "id",
         columns: "id, name, role, key_hash, from_env, created_ms, revoked_ms, expires_ms, last_used_ms",
         filter: "AND $3::bigint IS NOT NULL",
         kinds: &[
@@ -120,6 +129,7 @@ pub(super) const TABLES: [Table; 3] = [
     },
     Table {
         name: "audit_logs",
+        key: "id",
         columns: "id, ts_ms, action, entity, entity_id, actor, request_id, details",
         filter: "AND $3::bigint IS NOT NULL",
         kinds: &[
@@ -135,6 +145,7 @@ pub(super) const TABLES: [Table; 3] = [
     },
     Table {
         name: "vehicles",
+        key: "id",
         columns: "id, number_plate, plate_folded, contact_name, name_folded, phone_number, \
                   entry_ms, created_ms, updated_ms",
         // Expired vehicles never reach a backup.
@@ -147,6 +158,28 @@ pub(super) const TABLES: [Table; 3] = [
             Kind::Text,
             Kind::Text,
             Kind::Int,
+            Kind::Int,
+            Kind::Int,
+        ],
+    },
+    Table {
+        name: "occupancy_hours",
+        key: "hour_ms",
+        columns: "hour_ms, departed_entries, exits, expiries",
+        filter: "AND $3::bigint IS NOT NULL",
+        kinds: &[Kind::Int, Kind::Int, Kind::Int, Kind::Int],
+    },
+    Table {
+        name: "watchlist",
+        key: "id",
+        columns: "id, number_plate, plate_folded, note, created_ms, updated_ms",
+        // Expired entries never reach a backup either.
+        filter: "AND updated_ms > $3",
+        kinds: &[
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Text,
             Kind::Int,
             Kind::Int,
         ],

@@ -22,7 +22,7 @@ use super::{PostgresStore, from_ms};
 use crate::{
     domain::Vehicle,
     store::{
-        Change, ChangeKind, FeedBatch, FeedPosition, FeedStore, StoreError, StoreResult, pack_ids,
+        Change, ChangeKind, FeedBatch, FeedPosition, FeedStore, StoreError, StoreResult,
         rows::VehicleRow, unpack,
     },
 };
@@ -70,11 +70,7 @@ pub(super) async fn record(
     change: &ChangeKind,
     now: DateTime<Utc>,
 ) -> StoreResult<FeedPosition> {
-    let (kind, ids) = match change {
-        ChangeKind::Vehicles(ids) => ("vehicles", Some(pack_ids(ids))),
-        ChangeKind::Retention => ("retention", None),
-        ChangeKind::Keys => ("keys", None),
-    };
+    let (kind, ids) = change.to_record();
     let xid: i64 = sqlx::query_scalar(
         "INSERT INTO changes (kind, ids, at_ms) VALUES ($1, $2, $3) RETURNING xid",
     )

@@ -42,29 +42,37 @@ impl PostgresStore {
             .connect()
             .await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("TRUNCATE vehicles, audit_logs, api_keys, changes, feed_readers")
-            .execute(&mut *tx)
-            .await?;
-        let (hours, updated_ms, secret): (i64, i64, Vec<u8>) = sqlx::query_as(
-            "SELECT retention_hours, retention_updated_ms, audit_secret FROM system_config WHERE id = 1",
+        sqlx::query(
+            "TRUNCATE vehicles, audit_logs, api_keys, occupancy_hours, watchlist, changes, \
+             feed_readers",
         )
-        .fetch_one(&mut source)
+        .execute(&mut *tx)
         .await?;
+        let (hours, updated_ms, secret, capacity): (i64, i64, Vec<u8>, Option<i64>) =
+            sqlx::query_as(
+                "SELECT retention_hours, retention_updated_ms, audit_secret, capacity \
+                 FROM system_config WHERE id = 1",
+            )
+            .fetch_one(&mut source)
+            .await?;
         sqlx::query(
             "UPDATE system_config SET retention_hours = $1, retention_updated_ms = $2, \
-             audit_secret = $3 WHERE id = 1",
+             audit_secret = $3, capacity = $4 WHERE id = 1",
         )
         .bind(hours)
         .bind(updated_ms)
         .bind(secret)
+        .bind(capacity)
         .execute(&mut *tx)
         .await?;
         for table in &TABLES {
             let mut after = i64::MIN;
             loop {
                 let sql = format!(
-                    "SELECT {} FROM {} WHERE id > ?1 ORDER BY id LIMIT ?2",
-                    table.columns, table.name
+                    "SELECT {columns} FROM {name} WHERE {key} > ?1 ORDER BY {key} LIMIT ?2",
+                    columns = table.columns,
+                    name = table.name,
+                    key = table.key,
                 );
                 let rows: Vec<SqliteRow> = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(after)
@@ -72,12 +80,15 @@ impl PostgresStore {
                     .fetch_all(&mut source)
                     .await?;
                 let Some(last) = rows.last() else { break };
-                after = last.try_get("id")?;
+                after = last.try_get(table.key)?;
                 let mut insert = insert_statement!(Postgres, table, &rows)?;
                 insert.build().execute(&mut *tx).await?;
                 if (rows.len() as i64) < CHUNK {
                     break;
                 }
+            }
+            if table.key != "id" {
+                continue;
             }
             // Ids given from now on continue after the restored ones.
             sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -36,14 +36,13 @@ impl MaintenanceStore for PostgresStore {
         // is deleted, and counted, once.
         let chosen = match scope {
             DeleteScope::EnteredBy(cutoff) => sqlx::query_scalar(
-                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles WHERE entry_ms <= $1 \
-                 ORDER BY entry_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+                "SELECT id FROM vehicles WHERE entry_ms <= $1 \
+                 ORDER BY entry_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             )
             .bind(cutoff.timestamp_millis())
             .bind(i64::from(limit)),
             DeleteScope::All => sqlx::query_scalar(
-                "DELETE FROM vehicles WHERE id IN (SELECT id FROM vehicles ORDER BY id \
-                 LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id",
+                "SELECT id FROM vehicles ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind(i64::from(limit)),
         };
@@ -54,6 +53,20 @@ impl MaintenanceStore for PostgresStore {
                 position: FeedPosition::default(),
             });
         }
+        super::vehicles::count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("id = ANY($2) AND $1::bigint IS NOT NULL"),
+                count_departures!("$1", "id = ANY($2)"),
+            ],
+            Utc::now().timestamp_millis(),
+            ids.clone(),
+        )
+        .await?;
+        sqlx::query("DELETE FROM vehicles WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         let deleted = i64::try_from(ids.len()).unwrap_or(i64::MAX);
         let new_id = match run.id {
             None => {

@@ -9,8 +9,10 @@ mod feed;
 mod keys;
 mod load;
 mod maintenance;
+mod occupancy;
 mod settings;
 mod vehicles;
+mod watchlist;
 
 use std::{str::FromStr, time::Duration};
 

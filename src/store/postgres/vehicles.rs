@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{PostgresStore, feed, from_ms, insert_audit};
 use crate::{
-    domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
+    domain::{NewAuditEntry, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges},
     store::{
         ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
         rows::VehicleRow,
@@ -35,12 +35,26 @@ impl VehicleStore for PostgresStore {
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
         audit: &InsertAudit,
-    ) -> StoreResult<Committed<Vehicle>> {
+    ) -> StoreResult<Committed<Registered>> {
         let now_ms = now.timestamp_millis();
         let entry_ms = vehicle.entry.at().timestamp_millis();
         let mut tx = self.pool.begin().await?;
         // The plate's previous record may have expired without being purged yet: it goes,
         // audited as a purge, and the plate is registered again.
+        count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("number_plate = $2 AND entry_ms <= $1 - ", retention_ms!()),
+                count_departures!(
+                    "$1",
+                    "number_plate = $2 AND entry_ms <= $1 - ",
+                    retention_ms!()
+                ),
+            ],
+            now_ms,
+            vehicle.plate.as_str(),
+        )
+        .await?;
         let mut changed: Vec<i64> = sqlx::query_scalar(concat!(
             "DELETE FROM vehicles WHERE number_plate = $1 AND entry_ms <= $2 - ",
             retention_ms!(),
@@ -75,21 +89,35 @@ impl VehicleStore for PostgresStore {
             return Err(StoreError::PlateTaken);
         };
         changed.push(id);
+        let similar_plates: Vec<String> = sqlx::query_scalar(concat!(
+            "SELECT number_plate FROM vehicles WHERE plate_folded = $2 AND number_plate <> $3 ",
+            "AND entry_ms > $1 - ",
+            retention_ms!(),
+            " ORDER BY number_plate"
+        ))
+        .bind(now_ms)
+        .bind(vehicle.plate.folded())
+        .bind(vehicle.plate.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         insert_audit(&mut tx, &audit.created).await?;
         let position = feed::record(&mut tx, &ChangeKind::Vehicles(changed), now).await?;
         tx.commit().await?;
         let entry = from_ms(entry_ms);
         let at = from_ms(now_ms);
         Ok(Committed {
-            value: Vehicle {
-                id,
-                number_plate: vehicle.plate.as_str().to_owned(),
-                contact_name: vehicle.contact_name.as_str().to_owned(),
-                phone_number: vehicle.phone.as_str().to_owned(),
-                entry_time: entry,
-                expires_at: entry + TimeDelta::milliseconds(retention_ms),
-                created_at: at,
-                updated_at: at,
+            value: Registered {
+                vehicle: Vehicle {
+                    id,
+                    number_plate: vehicle.plate.as_str().to_owned(),
+                    contact_name: vehicle.contact_name.as_str().to_owned(),
+                    phone_number: vehicle.phone.as_str().to_owned(),
+                    entry_time: entry,
+                    expires_at: entry + TimeDelta::milliseconds(retention_ms),
+                    created_at: at,
+                    updated_at: at,
+                },
+                similar_plates,
             },
             position,
         })
@@ -176,6 +204,20 @@ impl VehicleStore for PostgresStore {
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<Committed<i64>>> {
         let mut tx = self.pool.begin().await?;
+        count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("number_plate = $2 AND entry_ms > $1 - ", retention_ms!()),
+                count_departures!(
+                    "$1",
+                    "number_plate = $2 AND entry_ms > $1 - ",
+                    retention_ms!()
+                ),
+            ],
+            now.timestamp_millis(),
+            plate.as_str(),
+        )
+        .await?;
         let id: Option<i64> = sqlx::query_scalar(concat!(
             "DELETE FROM vehicles WHERE number_plate = $2 AND entry_ms > $1 - ",
             retention_ms!(),
@@ -196,4 +238,25 @@ impl VehicleStore for PostgresStore {
             position,
         }))
     }
+}
+
+/// Runs the two occupancy statements of a deletion (`count_departed_entries!` and
+/// `count_departures!`), each with `$1` now and `$2` the deletion's own parameter.
+pub(super) async fn count_departures<T>(
+    tx: &mut sqlx::PgConnection,
+    statements: [&'static str; 2],
+    now_ms: i64,
+    scope: T,
+) -> Result<(), sqlx::Error>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Clone + Send,
+{
+    for statement in statements {
+        sqlx::query(statement)
+            .bind(now_ms)
+            .bind(scope.clone())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -11,13 +11,17 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{feed, time::to_ms, vehicles::stored_vehicle};
+use super::{
+    feed,
+    time::to_ms,
+    vehicles::{similar_plates, stored_vehicle},
+};
 use crate::{
-    domain::{NewVehicle, Vehicle},
+    domain::{NewVehicle, Registered},
     store::{ChangeKind, Committed, InsertAudit, StoreError, StoreResult},
 };
 
-/// Registrations per transaction at most (7 parameters each, far below SQLite's limit).
+/// Registrations per transaction at most (8 parameters each, far below SQLite's limit).
 const MAX_BATCH: usize = 64;
 /// Registrations waiting for the writer before callers wait for room.
 const QUEUE: usize = 1024;
@@ -26,7 +30,7 @@ pub struct Registration {
     pub vehicle: NewVehicle,
     pub now: DateTime<Utc>,
     pub audit: InsertAudit,
-    pub reply: oneshot::Sender<StoreResult<Committed<Vehicle>>>,
+    pub reply: oneshot::Sender<StoreResult<Committed<Registered>>>,
 }
 
 pub type Registrations = mpsc::Sender<Registration>;
@@ -76,7 +80,7 @@ async fn write(writer: &SqlitePool, batch: Vec<Registration>) {
 async fn insert_all(
     writer: &SqlitePool,
     batch: &[Registration],
-) -> StoreResult<Vec<Committed<Vehicle>>> {
+) -> StoreResult<Vec<Committed<Registered>>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut vehicles = QueryBuilder::<Sqlite>::new(
         "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number, \
@@ -122,15 +126,21 @@ async fn insert_all(
             .push_bind(entry.details.to_string());
     });
     audit.build().execute(&mut *tx).await?;
-    let written: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
     let now = batch.first().map_or_else(Utc::now, |r| r.now);
+    let vehicles: Vec<&NewVehicle> = batch.iter().map(|r| &r.vehicle).collect();
+    let similar = similar_plates(&mut tx, &vehicles, to_ms(now)).await?;
+    let written: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
     let position = feed::record(&mut tx, &ChangeKind::Vehicles(written), now).await?;
     tx.commit().await?;
     Ok(batch
         .iter()
         .zip(ids)
-        .map(|(r, (id, retention_ms))| Committed {
-            value: stored_vehicle(&r.vehicle, id, retention_ms, r.now),
+        .zip(similar)
+        .map(|((r, (id, retention_ms)), similar_plates)| Committed {
+            value: Registered {
+                vehicle: stored_vehicle(&r.vehicle, id, retention_ms, r.now),
+                similar_plates,
+            },
             position,
         })
         .collect())

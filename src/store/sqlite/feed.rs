@@ -29,11 +29,7 @@ pub(super) async fn record(
     change: &ChangeKind,
     now: DateTime<Utc>,
 ) -> StoreResult<FeedPosition> {
-    let (kind, ids) = match change {
-        ChangeKind::Vehicles(ids) => ("vehicles", Some(pack_ids(ids))),
-        ChangeKind::Retention => ("retention", None),
-        ChangeKind::Keys => ("keys", None),
-    };
+    let (kind, ids) = change.to_record();
     let written = sqlx::query("INSERT INTO changes (kind, ids, at_ms) VALUES (?1, ?2, ?3)")
         .bind(kind)
         .bind(ids)

@@ -71,6 +71,19 @@ impl MaintenanceStore for SqliteStore {
             return Ok(nothing());
         };
         let ids: Vec<i64> = chosen.split(',').filter_map(|id| id.parse().ok()).collect();
+        super::vehicles::count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("id IN (SELECT value FROM json_each('[' || ?2 || ']'))"),
+                count_departures!(
+                    "?1",
+                    "id IN (SELECT value FROM json_each('[' || ?2 || ']'))"
+                ),
+            ],
+            to_ms(Utc::now()),
+            &chosen,
+        )
+        .await?;
         sqlx::query(
             "DELETE FROM vehicles WHERE id IN (SELECT value FROM json_each('[' || ?1 || ']'))",
         )
@@ -134,10 +147,17 @@ impl MaintenanceStore for SqliteStore {
             .pragma("secure_delete", "ON")
             .connect()
             .await?;
-        // Vehicles that expired but were not purged yet must not outlive their retention in
-        // the copy; the cut-off uses the retention stored in the same snapshot.
+        // Vehicles and watchlist entries that expired but were not purged yet must not outlive
+        // their retention in the copy; the cut-off uses the retention stored in the same snapshot.
         sqlx::query(concat!(
             "DELETE FROM vehicles WHERE entry_ms <= ?1 - ",
+            retention_ms!()
+        ))
+        .bind(to_ms(now))
+        .execute(&mut copy)
+        .await?;
+        sqlx::query(concat!(
+            "DELETE FROM watchlist WHERE updated_ms <= ?1 - ",
             retention_ms!()
         ))
         .bind(to_ms(now))

@@ -10,11 +10,13 @@ mod feed;
 mod keys;
 mod lock;
 mod maintenance;
+mod occupancy;
 mod restore;
 mod schema;
 mod settings;
 mod time;
 mod vehicles;
+mod watchlist;
 
 pub use lock::DatabaseLock;
 pub(crate) use maintenance::check_integrity;

@@ -7,7 +7,7 @@ use super::{SqliteStore, with_suffix};
 use crate::store::{StoreResult, private_files};
 
 /// The tables a backup restores, with their columns.
-const TABLES: [(&str, &str); 3] = [
+const TABLES: [(&str, &str); 5] = [
     (
         "vehicles",
         "id, number_plate, plate_folded, contact_name, name_folded, phone_number, entry_ms, \
@@ -20,6 +20,14 @@ const TABLES: [(&str, &str); 3] = [
     (
         "api_keys",
         "id, name, role, key_hash, from_env, created_ms, revoked_ms, expires_ms, last_used_ms",
+    ),
+    (
+        "occupancy_hours",
+        "hour_ms, departed_entries, exits, expiries",
+    ),
+    (
+        "watchlist",
+        "id, number_plate, plate_folded, note, created_ms, updated_ms",
     ),
 ];
 
@@ -64,7 +72,8 @@ impl SqliteStore {
             "UPDATE main.system_config SET \
                retention_hours = (SELECT retention_hours FROM backup.system_config WHERE id = 1), \
                retention_updated_ms = (SELECT retention_updated_ms FROM backup.system_config WHERE id = 1), \
-               audit_secret = (SELECT audit_secret FROM backup.system_config WHERE id = 1) \
+               audit_secret = (SELECT audit_secret FROM backup.system_config WHERE id = 1), \
+               capacity = (SELECT capacity FROM backup.system_config WHERE id = 1) \
              WHERE id = 1; \
              UPDATE feed_state SET trimmed_below = \
                coalesce((SELECT seq + 1 FROM sqlite_sequence WHERE name = 'changes'), 1) WHERE id = 1; \

@@ -10,7 +10,7 @@ use super::{
     unique_violation,
 };
 use crate::{
-    domain::{NewAuditEntry, NewVehicle, NumberPlate, Vehicle, VehicleChanges},
+    domain::{NewAuditEntry, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges},
     store::{
         ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
         rows::VehicleRow,
@@ -39,7 +39,7 @@ pub(super) async fn insert_one(
     vehicle: &NewVehicle,
     now: DateTime<Utc>,
     audit: &InsertAudit,
-) -> StoreResult<Committed<Vehicle>> {
+) -> StoreResult<Committed<Registered>> {
     let now_ms = to_ms(now);
     let entry_ms = to_ms(vehicle.entry.at());
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -48,6 +48,20 @@ pub(super) async fn insert_one(
     if matches!(&inserted, Err(e) if unique_violation(e)) {
         // The plate's previous record may have expired without being purged yet: it goes,
         // audited as a purge, and the plate is registered again.
+        count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("number_plate = ?2 AND entry_ms <= ?1 - ", retention_ms!()),
+                count_departures!(
+                    "?1",
+                    "number_plate = ?2 AND entry_ms <= ?1 - ",
+                    retention_ms!()
+                ),
+            ],
+            now_ms,
+            vehicle.plate.as_str(),
+        )
+        .await?;
         let replaced: Vec<i64> = sqlx::query_scalar(concat!(
             "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ",
             retention_ms!(),
@@ -66,13 +80,79 @@ pub(super) async fn insert_one(
     }
     let (id, retention_ms) = inserted?;
     changed.push(id);
+    let similar_plates = similar_plates(&mut tx, &[vehicle], now_ms)
+        .await?
+        .pop()
+        .unwrap_or_default();
     audit::insert(&mut tx, &audit.created).await?;
     let position = feed::record(&mut tx, &ChangeKind::Vehicles(changed), now).await?;
     tx.commit().await?;
     Ok(Committed {
-        value: stored_vehicle(vehicle, id, retention_ms, now),
+        value: Registered {
+            vehicle: stored_vehicle(vehicle, id, retention_ms, now),
+            similar_plates,
+        },
         position,
     })
+}
+
+/// Runs the two occupancy statements of a deletion (`count_departed_entries!` and
+/// `count_departures!`), each with `?1` now and `?2` the deletion's own parameter.
+pub(super) async fn count_departures(
+    tx: &mut sqlx::SqliteConnection,
+    statements: [&'static str; 2],
+    now_ms: i64,
+    scope: &str,
+) -> Result<(), sqlx::Error> {
+    for statement in statements {
+        sqlx::query(statement)
+            .bind(now_ms)
+            .bind(scope)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// For each of `vehicles` (just inserted), the other parked plates with the same look-alike
+/// form, sorted; one query for the whole group, its answer packed in one value (rows come
+/// over from SQLite's thread one at a time).
+pub(super) async fn similar_plates(
+    tx: &mut sqlx::SqliteConnection,
+    vehicles: &[&NewVehicle],
+    now_ms: i64,
+) -> Result<Vec<Vec<String>>, sqlx::Error> {
+    let folded: Vec<String> = vehicles.iter().map(|v| v.plate.folded()).collect();
+    let packed: Option<String> = sqlx::query_scalar(concat!(
+        "SELECT group_concat(plate_folded || char(31) || number_plate, char(30)) FROM vehicles ",
+        "WHERE plate_folded IN (SELECT value FROM json_each(?2)) AND entry_ms > ?1 - ",
+        retention_ms!()
+    ))
+    .bind(now_ms)
+    .bind(serde_json::Value::from(folded.clone()).to_string())
+    .fetch_one(tx)
+    .await?;
+    let mut by_form: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for record in packed.as_deref().unwrap_or_default().split('\u{1e}') {
+        if let Some((form, plate)) = record.split_once('\u{1f}') {
+            by_form.entry(form).or_default().push(plate);
+        }
+    }
+    Ok(vehicles
+        .iter()
+        .zip(&folded)
+        .map(|(vehicle, form)| {
+            let mut similar: Vec<String> = by_form
+                .get(form.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|plate| **plate != vehicle.plate.as_str())
+                .map(|plate| (*plate).to_owned())
+                .collect();
+            similar.sort_unstable();
+            similar
+        })
+        .collect())
 }
 
 /// The vehicle a registration stored, as both registration paths return it.
@@ -153,7 +233,7 @@ impl VehicleStore for SqliteStore {
         vehicle: &NewVehicle,
         now: DateTime<Utc>,
         audit: &InsertAudit,
-    ) -> StoreResult<Committed<Vehicle>> {
+    ) -> StoreResult<Committed<Registered>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let registration = super::batch::Registration {
             vehicle: vehicle.clone(),
@@ -267,6 +347,20 @@ impl VehicleStore for SqliteStore {
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<Committed<i64>>> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        count_departures(
+            &mut tx,
+            [
+                count_departed_entries!("number_plate = ?2 AND entry_ms > ?1 - ", retention_ms!()),
+                count_departures!(
+                    "?1",
+                    "number_plate = ?2 AND entry_ms > ?1 - ",
+                    retention_ms!()
+                ),
+            ],
+            to_ms(now),
+            plate.as_str(),
+        )
+        .await?;
         // `fetch_all`, not `fetch_one`: a RETURNING statement left unfinished would keep the
         // WAL from being checkpointed.
         let deleted: Vec<i64> = sqlx::query_scalar(concat!(

@@ -1,6 +1,7 @@
 //! The operator page in a real browser: Debian's Chromium driven over WebDriver (chromedriver),
 //! against the app on a loopback port. No test tool downloads a browser of its own.
 
+mod car_park;
 mod flows;
 mod keys_and_failures;
 
