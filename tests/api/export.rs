@@ -106,7 +106,10 @@ async fn pages_follow_each_other_in_entry_order_without_gaps() {
     let plates: std::collections::HashSet<&str> =
         rows[1..].iter().map(|row| row[0].as_str()).collect();
     assert_eq!(plates.len(), 2500);
-    let entries: Vec<&str> = rows[1..].iter().map(|row| row[1].as_str()).collect();
+    let entries: Vec<chrono::DateTime<chrono::Utc>> = rows[1..]
+        .iter()
+        .map(|row| row[1].parse().unwrap())
+        .collect();
     assert!(
         entries.windows(2).all(|pair| pair[0] <= pair[1]),
         "oldest entry first"
