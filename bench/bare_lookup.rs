@@ -1,6 +1,9 @@
 //! The hardware baselines: one axum handler per operation, with no middleware, no
-//! authentication and no cache, so the service's figures can be read as ratios.
+//! authentication and no cache, reading and writing SQLite inline on the worker thread through
+//! rusqlite (a connection per worker thread, statements cached), so the service's figures can
+//! be read as ratios against what this machine gives.
 //!
+//! - `GET /hello`: a bare axum hello world (the floor under `/health/live`).
 //! - `GET /plate/{plate}`: one indexed SQLite lookup.
 //! - `POST /vehicles`: one registration — the vehicle row and its audit row — in a transaction
 //!   of its own, committed before the answer, with the given `synchronous` level (`full` is
@@ -8,19 +11,17 @@
 //!
 //!   cargo run --release --example bare_lookup -- DATABASE_FILE ADDRESS [full|normal]
 
-use std::str::FromStr;
+use std::{cell::RefCell, sync::OnceLock};
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::Path,
     http::StatusCode,
     routing::{get, post},
 };
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use rusqlite::{Connection, OptionalExtension, params};
 
-#[derive(serde::Serialize, sqlx::FromRow)]
+#[derive(serde::Serialize)]
 struct Row {
     id: i64,
     number_plate: String,
@@ -36,88 +37,119 @@ struct Registration {
     phone_number: String,
 }
 
-#[derive(Clone)]
-struct Pools {
-    read: SqlitePool,
-    write: SqlitePool,
+struct Database {
+    file: String,
+    synchronous: &'static str,
 }
 
-async fn lookup(
-    State(pools): State<Pools>,
-    Path(plate): Path<String>,
-) -> Result<Json<Row>, StatusCode> {
-    sqlx::query_as("SELECT id, number_plate, contact_name, phone_number, entry_ms FROM vehicles WHERE number_plate = ?1")
-        .bind(plate)
-        .fetch_optional(&pools.read)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
-        .map(Json)
-        .ok_or(StatusCode::NOT_FOUND)
+static DATABASE: OnceLock<Database> = OnceLock::new();
+
+thread_local! {
+    static CONNECTION: RefCell<Option<Connection>> = const { RefCell::new(None) };
 }
 
-async fn register(
-    State(pools): State<Pools>,
-    Json(vehicle): Json<Registration>,
-) -> Result<(StatusCode, String), StatusCode> {
-    let failed = |_| StatusCode::INTERNAL_SERVER_ERROR;
+/// Runs `work` on this worker thread's own connection, opened on first use.
+fn with_connection<T>(
+    work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    CONNECTION.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            let database = DATABASE.get().ok_or(rusqlite::Error::InvalidQuery)?;
+            let connection = Connection::open(&database.file)?;
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+            connection.pragma_update(None, "synchronous", database.synchronous)?;
+            connection.busy_timeout(std::time::Duration::from_secs(5))?;
+            *slot = Some(connection);
+        }
+        match slot.as_mut() {
+            Some(connection) => work(connection),
+            None => Err(rusqlite::Error::InvalidQuery),
+        }
+    })
+}
+
+#[derive(serde::Serialize)]
+struct Hello {
+    status: &'static str,
+}
+
+async fn hello() -> Json<Hello> {
+    Json(Hello { status: "ok" })
+}
+
+async fn lookup(Path(plate): Path<String>) -> Result<Json<Row>, StatusCode> {
+    with_connection(|connection| {
+        connection
+            .prepare_cached(
+                "SELECT id, number_plate, contact_name, phone_number, entry_ms FROM vehicles \
+                 WHERE number_plate = ?1",
+            )?
+            .query_row(params![plate], |row| {
+                Ok(Row {
+                    id: row.get(0)?,
+                    number_plate: row.get(1)?,
+                    contact_name: row.get(2)?,
+                    phone_number: row.get(3)?,
+                    entry_ms: row.get(4)?,
+                })
+            })
+            .optional()
+    })
+    .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+    .map(Json)
+    .ok_or(StatusCode::NOT_FOUND)
+}
+
+async fn register(Json(vehicle): Json<Registration>) -> Result<(StatusCode, String), StatusCode> {
     let now = chrono::Utc::now().timestamp_millis();
-    let mut tx = pools
-        .write
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(failed)?;
-    let id = sqlx::query(
-        "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
-         phone_number, entry_ms, created_ms, updated_ms) VALUES (?1, ?1, ?2, lower(?2), ?3, ?4, ?4, ?4)",
-    )
-    .bind(&vehicle.number_plate)
-    .bind(&vehicle.contact_name)
-    .bind(&vehicle.phone_number)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(|_| StatusCode::CONFLICT)?
-    .last_insert_rowid();
-    sqlx::query(
-        "INSERT INTO audit_logs (ts_ms, action, entity, entity_id, actor, details) \
-         VALUES (?1, 'vehicle.created', 'vehicle', ?2, 'bench', '{}')",
-    )
-    .bind(now)
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    let id = with_connection(|connection| {
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.prepare_cached(
+            "INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, \
+             phone_number, entry_ms, created_ms, updated_ms) \
+             VALUES (?1, ?1, ?2, lower(?2), ?3, ?4, ?4, ?4)",
+        )?
+        .execute(params![
+            vehicle.number_plate,
+            vehicle.contact_name,
+            vehicle.phone_number,
+            now
+        ])?;
+        let id = tx.last_insert_rowid();
+        tx.prepare_cached(
+            "INSERT INTO audit_logs (ts_ms, action, entity, entity_id, actor, details) \
+             VALUES (?1, 'vehicle.created', 'vehicle', ?2, 'bench', '{}')",
+        )?
+        .execute(params![now, id.to_string()])?;
+        tx.commit()?;
+        Ok(id)
+    })
+    .map_err(|_| StatusCode::CONFLICT)?;
     Ok((StatusCode::CREATED, format!("{{\"id\":{id}}}")))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let (database, address, synchronous) = match args.as_slice() {
-        [_, database, address] => (database, address, "full"),
-        [_, database, address, synchronous] => (database, address, synchronous.as_str()),
+    let (file, address, synchronous) = match args.as_slice() {
+        [_, file, address] => (file, address, "full"),
+        [_, file, address, synchronous] => (file, address, synchronous.as_str()),
         _ => return Err("usage: bare_lookup DATABASE_FILE ADDRESS [full|normal]".into()),
     };
-    let options = SqliteConnectOptions::from_str("sqlite://")?
-        .filename(database)
-        .journal_mode(SqliteJournalMode::Wal);
-    let read = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options.clone().read_only(true))
-        .await?;
-    let synchronous = match synchronous {
-        "normal" => SqliteSynchronous::Normal,
-        _ => SqliteSynchronous::Full,
+    let synchronous = if synchronous == "normal" {
+        "NORMAL"
+    } else {
+        "FULL"
     };
-    let write = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.synchronous(synchronous))
-        .await?;
+    let _ = DATABASE.set(Database {
+        file: file.clone(),
+        synchronous,
+    });
     let app = Router::new()
+        .route("/hello", get(hello))
         .route("/plate/{plate}", get(lookup))
-        .route("/vehicles", post(register))
-        .with_state(Pools { read, write });
+        .route("/vehicles", post(register));
     let listener = tokio::net::TcpListener::bind(address).await?;
     axum::serve(listener, app).await?;
     Ok(())

@@ -17,7 +17,7 @@ use crate::{
 
 /// `parking serve`: runs until SIGTERM or SIGINT, then drains in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let traces = telemetry::init(
+    let telemetry = telemetry::init(
         settings.log_format,
         settings.traces.as_ref(),
         &settings.instance,
@@ -45,7 +45,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         app.run_until_stopped(shutdown_signal()).await
     }
     .await;
-    if let Some(traces) = traces {
+    if let Some(traces) = telemetry.traces {
         traces.shutdown().await;
     }
     served

@@ -6,7 +6,10 @@
 //! and for expiry. The index holds what the database holds, minus vehicles already swept out
 //! at expiry; every query still applies the retention cut-off itself.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    hash::BuildHasher,
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -105,6 +108,10 @@ pub struct Index {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     by_id: HashMap<i64, u32>,
+    /// Exact plate → slot, for point reads in constant time (a posting list of a million
+    /// vehicles' plates is long). Only the slot is stored; the plate is its entry's.
+    by_plate: hashbrown::HashTable<u32>,
+    plate_hasher: hashbrown::DefaultHashBuilder,
     by_entry: BTreeSet<(i64, i64)>,
     /// Per field: three characters packed into one integer → slots holding them. Removal
     /// leaves postings behind (taking a slot out of a list of a hundred thousand would cost
@@ -148,13 +155,41 @@ impl Index {
         }
         self.by_id.insert(entry.id, slot);
         self.by_entry.insert((entry.entry_ms, entry.id));
+        let hash = self.plate_hasher.hash_one(entry.plate());
         self.slots[slot as usize] = Some(entry);
+        let (slots, hasher) = (&self.slots, &self.plate_hasher);
+        let plate_of = |s: u32| {
+            slots
+                .get(s as usize)
+                .and_then(Option::as_ref)
+                .map(Entry::plate)
+        };
+        let plate = plate_of(slot);
+        // One plate, one vehicle: should the copy briefly hold an older one with the same
+        // plate (its removal not applied yet), the newer takes the plate's place.
+        match self
+            .by_plate
+            .find_entry(hash, |&other| plate_of(other) == plate)
+        {
+            Ok(mut existing) => *existing.get_mut() = slot,
+            Err(_) => {
+                self.by_plate.insert_unique(hash, slot, |&s| {
+                    hasher.hash_one(plate_of(s).unwrap_or_default())
+                });
+            }
+        }
         previous
     }
 
     /// Removes a vehicle; returns its plate, name and phone if it was there.
     pub fn remove(&mut self, id: i64) -> Option<Vehicle> {
         let slot = self.by_id.remove(&id)?;
+        let hash = self
+            .plate_hasher
+            .hash_one(self.slots.get(slot as usize)?.as_ref()?.plate());
+        if let Ok(mapped) = self.by_plate.find_entry(hash, |&s| s == slot) {
+            mapped.remove();
+        }
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         let postings = keys(&entry).len();
         self.live_postings -= postings.min(self.live_postings);
@@ -179,28 +214,24 @@ impl Index {
             .collect()
     }
 
-    /// The vehicle with exactly this (normalised) plate that entered within `window`, found
-    /// through the plate's rarest trigram. `None` also for plates too short to have one: the
-    /// caller asks the database then.
+    /// The vehicle with exactly this (normalised) plate that entered within `window`. Always
+    /// `Some` (the index holds every plate); the outer option is kept for callers that fall
+    /// back to the database.
     pub fn find_plate(
         &self,
         plate: &str,
         window: Window,
         retention_ms: i64,
     ) -> Option<Option<Vehicle>> {
-        let folded = fold_lookalikes(plate);
-        if folded.chars().count() < TRIGRAM {
-            return None;
-        }
-        let lists = &self.trigrams[Field::Plate as usize];
-        let rarest = trigram_keys(&folded)
-            .map(|key| lists.get(&key).map_or(&[][..], Vec::as_slice))
-            .min_by_key(|list| list.len())
-            .unwrap_or(&[]);
-        let found = rarest
-            .iter()
-            .filter_map(|&slot| self.slots.get(slot as usize).and_then(Option::as_ref))
-            .find(|entry| entry.plate() == plate && window.contains(entry.entry_ms))
+        let slots = &self.slots;
+        let entry_of = |s: u32| slots.get(s as usize).and_then(Option::as_ref);
+        let found = self
+            .by_plate
+            .find(self.plate_hasher.hash_one(plate), |&s| {
+                entry_of(s).is_some_and(|entry| entry.plate() == plate)
+            })
+            .and_then(|&s| entry_of(s))
+            .filter(|entry| window.contains(entry.entry_ms))
             .map(|entry| to_vehicle(entry, retention_ms));
         Some(found)
     }
@@ -245,6 +276,16 @@ impl Index {
             lists.shrink_to_fit();
         }
         self.slots.shrink_to_fit();
+        let (slots, hasher) = (&self.slots, &self.plate_hasher);
+        self.by_plate.shrink_to_fit(|&s| {
+            hasher.hash_one(
+                slots
+                    .get(s as usize)
+                    .and_then(Option::as_ref)
+                    .map(Entry::plate)
+                    .unwrap_or_default(),
+            )
+        });
     }
 
     /// The earliest entry time held, if any: when the next expiry happens.
@@ -558,5 +599,37 @@ mod tests {
         let page = index.search(None, after(150), 0, 1, 2);
         assert_eq!(plates(&page), ["QQ99", "A8I2XYZ"]);
         assert_eq!(page.total, 4);
+    }
+
+    #[test]
+    fn plates_are_found_exactly_through_updates_removals_and_reused_slots() {
+        let mut index = sample();
+        let found = |index: &Index, plate: &str| {
+            index
+                .find_plate(plate, all(), 0)
+                .unwrap()
+                .map(|v| (v.id, v.contact_name))
+        };
+        assert_eq!(found(&index, "AB12"), Some((5, "Eve".into())));
+        assert_eq!(found(&index, "A812XYZ"), None, "exact, not look-alike");
+        // A changed name keeps its plate; a removal frees the plate; a reused slot gets its own.
+        index.upsert(&vehicle(5, "AB12", "Eve Changed", "+445555555555", 500));
+        assert_eq!(found(&index, "AB12"), Some((5, "Eve Changed".into())));
+        index.remove(2);
+        assert_eq!(found(&index, "AB12CDE"), None);
+        index.upsert(&vehicle(6, "NEW1", "New", "+446666666666", 600));
+        assert_eq!(found(&index, "NEW1"), Some((6, "New".into())));
+        assert_eq!(found(&index, "XAB12"), Some((1, "Zed".into())));
+        // A newer vehicle with an older one's plate (its removal not applied yet) is the one
+        // found; removing the older one later leaves it in place.
+        index.upsert(&vehicle(7, "XAB12", "Newer", "+447777777777", 700));
+        assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
+        index.remove(1);
+        assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
+        assert_eq!(
+            index.find_plate("XAB12", after(700), 0).unwrap(),
+            None,
+            "the cut-off applies"
+        );
     }
 }

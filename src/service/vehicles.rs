@@ -99,8 +99,8 @@ impl VehicleService {
     }
 
     /// Served from the search index when it is the whole truth (one server on the database):
-    /// it holds every live vehicle. The database answers when other servers write too, and
-    /// for plates too short for the index.
+    /// it holds every live vehicle, by plate. The database answers when other servers write
+    /// too.
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
         let plate = lookup_plate(plate)?;
         if self.live.authoritative()

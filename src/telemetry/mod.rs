@@ -29,13 +29,20 @@ fn traced(meta: &tracing::Metadata<'_>) -> bool {
     }
 }
 
+/// What keeps the server's telemetry going until it stops: the log writer's thread (dropping
+/// this flushes the lines still queued) and the trace exporter, if any.
+pub struct Telemetry {
+    pub traces: Option<traces::Exporting>,
+    _logs: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Installs the subscriber for the server, and the trace exporter when `traces` is set.
 /// `RUST_LOG` overrides the default log filter (not what traces carry).
 pub fn init(
     format: LogFormat,
     traces: Option<&TraceSettings>,
     instance: &str,
-) -> anyhow::Result<Option<traces::Exporting>> {
+) -> anyhow::Result<Telemetry> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // Spans that exist for traces stay out of the logs, so each line keeps the request's
@@ -43,7 +50,20 @@ pub fn init(
     let log_filter = filter.and(tracing_subscriber::filter::filter_fn(|meta| {
         meta.target() != traces::SPANS
     }));
-    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
+    // Lines are handed to a thread of their own, which writes whatever has queued up at once:
+    // a request never waits for standard output, and a busy server writes many lines per
+    // system call. The queue is not lossy: when it is full a request waits rather than losing
+    // its line.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("parking-logs")
+        // Buffered, so the lines of a batch leave in one write (the thread flushes after each
+        // batch: a line never waits for more to come).
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
     let logs = match format {
         LogFormat::Json => logs
             .json()
@@ -76,7 +96,10 @@ pub fn init(
         .with(logs)
         .with(tracing_layer)
         .try_init();
-    Ok(exporting)
+    Ok(Telemetry {
+        traces: exporting,
+        _logs: guard,
+    })
 }
 
 /// For one-shot subcommands: warnings only, on standard error, so standard output carries
