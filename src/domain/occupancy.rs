@@ -69,6 +69,29 @@ pub struct HourCounts {
     pub expiries: i64,
 }
 
+/// The counts a deletion adds, by hour, for vehicles that entered at `entry_ms` each:
+/// an entry in its entry hour, and either an expiry in the hour its retention ended (when it
+/// has) or an exit in the hour of `now_ms`. The same rule as the SQL of single deletions.
+pub fn departures(entry_ms: &[i64], retention_ms: i64, now_ms: i64) -> Vec<HourCounts> {
+    use std::collections::BTreeMap;
+    fn at(hours: &mut BTreeMap<i64, HourCounts>, hour_ms: i64) -> &mut HourCounts {
+        hours.entry(hour_ms).or_insert(HourCounts {
+            hour_ms,
+            ..HourCounts::default()
+        })
+    }
+    let mut hours = BTreeMap::new();
+    for &entered in entry_ms {
+        at(&mut hours, hour_of(entered)).entries += 1;
+        if entered <= now_ms - retention_ms {
+            at(&mut hours, hour_of(entered + retention_ms)).expiries += 1;
+        } else {
+            at(&mut hours, hour_of(now_ms)).exits += 1;
+        }
+    }
+    hours.into_values().collect()
+}
+
 /// One hour of the series the API returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OccupancyHour {
@@ -153,6 +176,36 @@ mod tests {
         assert_eq!(series[0].hour, at(h(9)));
         assert_eq!(series[3].entries, 2);
         assert_eq!(series[2].exits, 1);
+    }
+
+    #[test]
+    fn a_departure_counts_its_entry_and_either_its_expiry_or_an_exit() {
+        let h = |n: i64| n * HOUR_MS;
+        // Retention 2 hours, now 10:30: one entered at 7:10 (expired at 9:10), one at 9:40.
+        let counts = departures(&[h(7) + 600_000, h(9) + 2_400_000], h(2), h(10) + 1_800_000);
+        assert_eq!(
+            counts,
+            [
+                HourCounts {
+                    hour_ms: h(7),
+                    entries: 1,
+                    exits: 0,
+                    expiries: 0
+                },
+                HourCounts {
+                    hour_ms: h(9),
+                    entries: 1,
+                    exits: 0,
+                    expiries: 1
+                },
+                HourCounts {
+                    hour_ms: h(10),
+                    entries: 0,
+                    exits: 1,
+                    expiries: 0
+                },
+            ]
+        );
     }
 
     #[test]

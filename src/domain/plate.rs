@@ -47,17 +47,24 @@ pub fn normalise_plate_text(raw: &str) -> String {
 /// Maps characters that are easily misread on a plate onto one representative:
 /// `0/O/D/Q → 0`, `1/I/L → 1`, `2/Z → 2`, `5/S → 5`, `8/B → 8`. Input is normalised text.
 pub fn fold_lookalikes(normalised: &str) -> String {
-    normalised
-        .chars()
-        .map(|c| match c {
-            'O' | 'D' | 'Q' => '0',
-            'I' | 'L' => '1',
-            'Z' => '2',
-            'S' => '5',
-            'B' => '8',
-            other => other,
-        })
-        .collect()
+    normalised.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        'O' | 'D' | 'Q' => '0',
+        'I' | 'L' => '1',
+        'Z' => '2',
+        'S' => '5',
+        'B' => '8',
+        other => other,
+    }
+}
+
+/// Whether two normalised plates differ only by look-alike characters (or not at all),
+/// without building their folded forms.
+pub fn same_when_folded(a: &str, b: &str) -> bool {
+    a.chars().map(fold_char).eq(b.chars().map(fold_char))
 }
 
 #[cfg(test)]
@@ -83,6 +90,14 @@ mod tests {
         assert!(NumberPlate::parse("ABCDEFGHIJKLM").is_err());
         assert!(NumberPlate::parse("AB!12").is_err());
         assert!(NumberPlate::parse("AB_12").is_err());
+    }
+
+    #[test]
+    fn plates_compare_through_lookalikes() {
+        assert!(same_when_folded("AB12CDE", "A812C0E"));
+        assert!(same_when_folded("AB12", "AB12"));
+        assert!(!same_when_folded("AB12", "AB12C"));
+        assert!(!same_when_folded("AB12", "AB13"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::{
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::query::{Query, Rank, Searchable, TRIGRAM};
-use crate::domain::{Vehicle, fold_lookalikes};
+use crate::domain::{Vehicle, fold_lookalikes, same_when_folded};
 
 /// A vehicle as the index keeps it: what is needed to match, rank and return it. Plate, name
 /// and phone share one allocation (a million vehicles would otherwise cost three each).
@@ -111,6 +111,9 @@ pub struct Index {
     /// Exact plate → slot, for point reads in constant time (a posting list of a million
     /// vehicles' plates is long). Only the slot is stored; the plate is its entry's.
     by_plate: hashbrown::HashTable<u32>,
+    /// Folded plate → slots (one per vehicle; look-alike plates share a key): the parked
+    /// plates a registration may have been misread from.
+    by_folded: hashbrown::HashTable<u32>,
     plate_hasher: hashbrown::DefaultHashBuilder,
     by_entry: BTreeSet<(i64, i64)>,
     /// Per field: three characters packed into one integer → slots holding them. Removal
@@ -156,6 +159,7 @@ impl Index {
         self.by_id.insert(entry.id, slot);
         self.by_entry.insert((entry.entry_ms, entry.id));
         let hash = self.plate_hasher.hash_one(entry.plate());
+        let folded_hash = self.plate_hasher.hash_one(fold_lookalikes(entry.plate()));
         self.slots[slot as usize] = Some(entry);
         let (slots, hasher) = (&self.slots, &self.plate_hasher);
         let plate_of = |s: u32| {
@@ -178,6 +182,9 @@ impl Index {
                 });
             }
         }
+        self.by_folded.insert_unique(folded_hash, slot, |&s| {
+            hasher.hash_one(fold_lookalikes(plate_of(s).unwrap_or_default()))
+        });
         previous
     }
 
@@ -188,6 +195,12 @@ impl Index {
             .plate_hasher
             .hash_one(self.slots.get(slot as usize)?.as_ref()?.plate());
         if let Ok(mapped) = self.by_plate.find_entry(hash, |&s| s == slot) {
+            mapped.remove();
+        }
+        let folded_hash = self.plate_hasher.hash_one(fold_lookalikes(
+            self.slots.get(slot as usize)?.as_ref()?.plate(),
+        ));
+        if let Ok(mapped) = self.by_folded.find_entry(folded_hash, |&s| s == slot) {
             mapped.remove();
         }
         let entry = self.slots.get_mut(slot as usize)?.take()?;
@@ -236,6 +249,26 @@ impl Index {
         Some(found)
     }
 
+    /// The other plates within `window` that differ from `plate` only by look-alike
+    /// characters, sorted.
+    pub fn similar_plates(&self, plate: &str, window: Window) -> Vec<String> {
+        let slots = &self.slots;
+        let mut similar: Vec<String> = self
+            .by_folded
+            .iter_hash(self.plate_hasher.hash_one(fold_lookalikes(plate)))
+            .filter_map(|&s| slots.get(s as usize).and_then(Option::as_ref))
+            .filter(|entry| {
+                entry.plate() != plate
+                    && window.contains(entry.entry_ms)
+                    && same_when_folded(entry.plate(), plate)
+            })
+            .map(|entry| entry.plate().to_owned())
+            .collect();
+        similar.sort_unstable();
+        similar.dedup();
+        similar
+    }
+
     /// Drops postings of emptied slots once they outnumber live ones, a few lists per call:
     /// each removal pays a bounded share, and compaction costs as much as the removals that
     /// made it necessary. Postings of slots reused since stay until verified away.
@@ -277,6 +310,15 @@ impl Index {
         }
         self.slots.shrink_to_fit();
         let (slots, hasher) = (&self.slots, &self.plate_hasher);
+        let plate_of = |s: u32| {
+            slots
+                .get(s as usize)
+                .and_then(Option::as_ref)
+                .map(Entry::plate)
+                .unwrap_or_default()
+        };
+        self.by_folded
+            .shrink_to_fit(|&s| hasher.hash_one(fold_lookalikes(plate_of(s))));
         self.by_plate.shrink_to_fit(|&s| {
             hasher.hash_one(
                 slots

@@ -222,6 +222,12 @@ impl LiveSearch {
         }
     }
 
+    /// The parked plates that differ from `plate` only by look-alike characters, from memory.
+    pub fn similar_plates(&self, plate: &str) -> Vec<String> {
+        let (window, _) = self.live_window(Window::default());
+        self.read().similar_plates(plate, window)
+    }
+
     /// The live vehicle with this plate, from memory; `None` when the index cannot answer
     /// (plates shorter than three characters) and the database must be asked.
     pub fn find_plate(&self, plate: &str) -> Option<Option<Vehicle>> {
@@ -405,18 +411,21 @@ impl LiveSearch {
             let cutoff_ms = now_ms - self.retention_ms();
             // In slices, so that a retention cut that expires a million vehicles at once never
             // holds searches and reads up for long.
+            let mut swept = false;
             loop {
                 let gone = self.write().remove_entered_by(cutoff_ms, SWEEP_SLICE);
                 let done = gone.len() < SWEEP_SLICE;
-                let any = !gone.is_empty();
+                swept |= !gone.is_empty();
                 self.publish_removed(gone);
-                if any {
-                    self.tell_occupancy();
-                }
                 if done {
                     break;
                 }
                 tokio::task::yield_now().await;
+            }
+            // Once per sweep, not per slice: counting what is parked counts the expired
+            // vehicles not swept out yet, all of them after a retention cut.
+            if swept {
+                self.tell_occupancy();
             }
             let next = self
                 .read()

@@ -95,7 +95,12 @@ impl VehicleService {
         };
         let written = self.store.insert_vehicle(&vehicle, now, &audit).await?;
         self.freshness.caught_up(written.position).await;
-        Ok(written.value)
+        let mut registered = written.value;
+        if self.live.authoritative() {
+            // Every vehicle committed before this one is in the index now.
+            registered.similar_plates = self.live.similar_plates(vehicle.plate.as_str());
+        }
+        Ok(registered)
     }
 
     /// Served from the search index when it is the whole truth (one server on the database):

@@ -47,6 +47,12 @@ macro_rules! count_departed_entries {
     };
 }
 
+/// The tail of an insert of counts into `occupancy_hours`: added to an hour already there.
+const ADD_COUNTS_ON_CONFLICT: &str = " ON CONFLICT (hour_ms) DO UPDATE SET \
+    departed_entries = occupancy_hours.departed_entries + excluded.departed_entries, \
+    exits = occupancy_hours.exits + excluded.exits, \
+    expiries = occupancy_hours.expiries + excluded.expiries";
+
 mod feed;
 pub mod postgres;
 pub mod private_files;
@@ -123,10 +129,12 @@ pub trait Store:
 /// vehicle is never returned, whether or not the purge has deleted it yet.
 #[async_trait]
 pub trait VehicleStore: Send + Sync + 'static {
-    /// Inserts a vehicle, counted as an entry in the hour of its entry time, and returns it
-    /// with the parked plates of the same look-alike form. An expired row with the same plate
-    /// is removed first, so a plate can be registered again as soon as its previous record
-    /// expires.
+    /// Inserts a vehicle and returns it. A backend that other servers share also returns the
+    /// parked plates of the same look-alike form, read in the same transaction; a server whose
+    /// index holds every vehicle (`!shared()`) reads them from there, and its backend returns
+    /// none (it keeps no index on folded plates, which every deletion would pay for). An
+    /// expired row with the same plate is removed first, so a plate can be registered again as
+    /// soon as its previous record expires.
     async fn insert_vehicle(
         &self,
         vehicle: &NewVehicle,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{PostgresStore, feed, insert_audit};
+use crate::domain::departures;
 use crate::store::{
     BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition, Lease,
     MaintenanceStore, StoreResult,
@@ -34,35 +35,32 @@ impl MaintenanceStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         // Rows another instance is deleting right now are skipped, not waited for: each row
         // is deleted, and counted, once.
+        // With each id its entry time, for the occupancy counts.
         let chosen = match scope {
-            DeleteScope::EnteredBy(cutoff) => sqlx::query_scalar(
-                "SELECT id FROM vehicles WHERE entry_ms <= $1 \
+            DeleteScope::EnteredBy(cutoff) => sqlx::query_as(
+                "SELECT id, entry_ms FROM vehicles WHERE entry_ms <= $1 \
                  ORDER BY entry_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             )
             .bind(cutoff.timestamp_millis())
             .bind(i64::from(limit)),
-            DeleteScope::All => sqlx::query_scalar(
-                "SELECT id FROM vehicles ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            DeleteScope::All => sqlx::query_as(
+                "SELECT id, entry_ms FROM vehicles ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             )
             .bind(i64::from(limit)),
         };
-        let ids: Vec<i64> = chosen.fetch_all(&mut *tx).await?;
-        if ids.is_empty() {
+        let chosen: Vec<(i64, i64)> = chosen.fetch_all(&mut *tx).await?;
+        if chosen.is_empty() {
             return Ok(Committed {
-                value: ids,
+                value: Vec::new(),
                 position: FeedPosition::default(),
             });
         }
-        super::vehicles::count_departures(
-            &mut tx,
-            [
-                count_departed_entries!("id = ANY($2) AND $1::bigint IS NOT NULL"),
-                count_departures!("$1", "id = ANY($2)"),
-            ],
-            Utc::now().timestamp_millis(),
-            ids.clone(),
-        )
-        .await?;
+        let (ids, entries): (Vec<i64>, Vec<i64>) = chosen.into_iter().unzip();
+        let retention_ms: i64 = sqlx::query_scalar(concat!("SELECT ", retention_ms!()))
+            .fetch_one(&mut *tx)
+            .await?;
+        let counts = departures(&entries, retention_ms, Utc::now().timestamp_millis());
+        super::occupancy::add_counts(&mut tx, &counts).await?;
         sqlx::query("DELETE FROM vehicles WHERE id = ANY($1)")
             .bind(&ids)
             .execute(&mut *tx)

@@ -11,6 +11,7 @@ use sqlx::{
 
 use super::DatabaseLock;
 use super::{SqliteStore, audit, feed, time::to_ms};
+use crate::domain::departures;
 use crate::store::{
     BatchAudit, ChangeKind, Claim, ClaimKind, Committed, DeleteScope, FeedPosition, Lease,
     MaintenanceStore, StoreError, StoreResult,
@@ -49,20 +50,25 @@ impl MaintenanceStore for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // The batch's ids come back packed in one value and are deleted by that list: a
         // RETURNING clause would hand them over one row (one thread hop) at a time.
+        // With each id its entry time, for the occupancy counts, and the retention in force.
         let chosen = match scope {
             // The entry-time index finds the oldest rows without scanning the table.
-            DeleteScope::EnteredBy(cutoff) => sqlx::query_scalar(
-                "SELECT group_concat(id) FROM \
-                 (SELECT id FROM vehicles WHERE entry_ms <= ?1 ORDER BY entry_ms, id LIMIT ?2)",
-            )
+            DeleteScope::EnteredBy(cutoff) => sqlx::query_as(concat!(
+                "SELECT group_concat(id || ':' || entry_ms), ",
+                retention_ms!(),
+                " FROM (SELECT id, entry_ms FROM vehicles WHERE entry_ms <= ?1 ",
+                "ORDER BY entry_ms, id LIMIT ?2)"
+            ))
             .bind(to_ms(cutoff))
             .bind(i64::from(limit)),
-            DeleteScope::All => sqlx::query_scalar(
-                "SELECT group_concat(id) FROM (SELECT id FROM vehicles ORDER BY id LIMIT ?1)",
-            )
+            DeleteScope::All => sqlx::query_as(concat!(
+                "SELECT group_concat(id || ':' || entry_ms), ",
+                retention_ms!(),
+                " FROM (SELECT id, entry_ms FROM vehicles ORDER BY id LIMIT ?1)"
+            ))
             .bind(i64::from(limit)),
         };
-        let chosen: Option<String> = chosen.fetch_one(&mut *tx).await?;
+        let (chosen, retention_ms): (Option<String>, i64) = chosen.fetch_one(&mut *tx).await?;
         let nothing = || Committed {
             value: Vec::new(),
             position: FeedPosition::default(),
@@ -70,20 +76,16 @@ impl MaintenanceStore for SqliteStore {
         let Some(chosen) = chosen else {
             return Ok(nothing());
         };
-        let ids: Vec<i64> = chosen.split(',').filter_map(|id| id.parse().ok()).collect();
-        super::vehicles::count_departures(
-            &mut tx,
-            [
-                count_departed_entries!("id IN (SELECT value FROM json_each('[' || ?2 || ']'))"),
-                count_departures!(
-                    "?1",
-                    "id IN (SELECT value FROM json_each('[' || ?2 || ']'))"
-                ),
-            ],
-            to_ms(Utc::now()),
-            &chosen,
-        )
-        .await?;
+        let (ids, entries): (Vec<i64>, Vec<i64>) = chosen
+            .split(',')
+            .filter_map(|pair| {
+                let (id, entry_ms) = pair.split_once(':')?;
+                Some((id.parse::<i64>().ok()?, entry_ms.parse::<i64>().ok()?))
+            })
+            .unzip();
+        let counts = departures(&entries, retention_ms, to_ms(Utc::now()));
+        super::occupancy::add_counts(&mut tx, &counts).await?;
+        let chosen = crate::store::pack_ids(&ids);
         sqlx::query(
             "DELETE FROM vehicles WHERE id IN (SELECT value FROM json_each('[' || ?1 || ']'))",
         )

@@ -84,3 +84,25 @@ impl OccupancyStore for SqliteStore {
         Ok(deleted.rows_affected())
     }
 }
+
+/// Adds `counts` to the stored hours, in one statement (a deletion's few hours).
+pub(super) async fn add_counts(
+    tx: &mut sqlx::SqliteConnection,
+    counts: &[HourCounts],
+) -> Result<(), sqlx::Error> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let mut statement = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO occupancy_hours (hour_ms, departed_entries, exits, expiries) ",
+    );
+    statement.push_values(counts, |mut row, hour| {
+        row.push_bind(hour.hour_ms)
+            .push_bind(hour.entries)
+            .push_bind(hour.exits)
+            .push_bind(hour.expiries);
+    });
+    statement.push(crate::store::ADD_COUNTS_ON_CONFLICT);
+    statement.build().execute(tx).await?;
+    Ok(())
+}

@@ -80,17 +80,14 @@ pub(super) async fn insert_one(
     }
     let (id, retention_ms) = inserted?;
     changed.push(id);
-    let similar_plates = similar_plates(&mut tx, &[vehicle], now_ms)
-        .await?
-        .pop()
-        .unwrap_or_default();
     audit::insert(&mut tx, &audit.created).await?;
     let position = feed::record(&mut tx, &ChangeKind::Vehicles(changed), now).await?;
     tx.commit().await?;
     Ok(Committed {
+        // The server's own index answers look-alikes (see `VehicleStore::insert_vehicle`).
         value: Registered {
             vehicle: stored_vehicle(vehicle, id, retention_ms, now),
-            similar_plates,
+            similar_plates: Vec::new(),
         },
         position,
     })
@@ -112,47 +109,6 @@ pub(super) async fn count_departures(
             .await?;
     }
     Ok(())
-}
-
-/// For each of `vehicles` (just inserted), the other parked plates with the same look-alike
-/// form, sorted; one query for the whole group, its answer packed in one value (rows come
-/// over from SQLite's thread one at a time).
-pub(super) async fn similar_plates(
-    tx: &mut sqlx::SqliteConnection,
-    vehicles: &[&NewVehicle],
-    now_ms: i64,
-) -> Result<Vec<Vec<String>>, sqlx::Error> {
-    let folded: Vec<String> = vehicles.iter().map(|v| v.plate.folded()).collect();
-    let packed: Option<String> = sqlx::query_scalar(concat!(
-        "SELECT group_concat(plate_folded || char(31) || number_plate, char(30)) FROM vehicles ",
-        "WHERE plate_folded IN (SELECT value FROM json_each(?2)) AND entry_ms > ?1 - ",
-        retention_ms!()
-    ))
-    .bind(now_ms)
-    .bind(serde_json::Value::from(folded.clone()).to_string())
-    .fetch_one(tx)
-    .await?;
-    let mut by_form: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
-    for record in packed.as_deref().unwrap_or_default().split('\u{1e}') {
-        if let Some((form, plate)) = record.split_once('\u{1f}') {
-            by_form.entry(form).or_default().push(plate);
-        }
-    }
-    Ok(vehicles
-        .iter()
-        .zip(&folded)
-        .map(|(vehicle, form)| {
-            let mut similar: Vec<String> = by_form
-                .get(form.as_str())
-                .into_iter()
-                .flatten()
-                .filter(|plate| **plate != vehicle.plate.as_str())
-                .map(|plate| (*plate).to_owned())
-                .collect();
-            similar.sort_unstable();
-            similar
-        })
-        .collect())
 }
 
 /// The vehicle a registration stored, as both registration paths return it.
