@@ -47,11 +47,28 @@ macro_rules! count_departed_entries {
     };
 }
 
-/// The tail of an insert of counts into `occupancy_hours`: added to an hour already there.
-const ADD_COUNTS_ON_CONFLICT: &str = " ON CONFLICT (hour_ms) DO UPDATE SET \
-    departed_entries = occupancy_hours.departed_entries + excluded.departed_entries, \
-    exits = occupancy_hours.exits + excluded.exits, \
-    expiries = occupancy_hours.expiries + excluded.expiries";
+/// Adds the `HourCounts` of `$counts` (not empty) to `occupancy_hours` on the `$database`
+/// connection `$tx`, in one statement; an hour already there is added to.
+macro_rules! add_counts {
+    ($database:ty, $tx:expr, $counts:expr) => {{
+        let mut statement = sqlx::QueryBuilder::<$database>::new(
+            "INSERT INTO occupancy_hours (hour_ms, departed_entries, exits, expiries) ",
+        );
+        statement.push_values($counts, |mut row, hour| {
+            row.push_bind(hour.hour_ms)
+                .push_bind(hour.entries)
+                .push_bind(hour.exits)
+                .push_bind(hour.expiries);
+        });
+        statement.push(
+            " ON CONFLICT (hour_ms) DO UPDATE SET \
+             departed_entries = occupancy_hours.departed_entries + excluded.departed_entries, \
+             exits = occupancy_hours.exits + excluded.exits, \
+             expiries = occupancy_hours.expiries + excluded.expiries",
+        );
+        statement.build().execute($tx).await
+    }};
+}
 
 mod feed;
 pub mod postgres;

@@ -90,19 +90,8 @@ pub(super) async fn add_counts(
     tx: &mut sqlx::PgConnection,
     counts: &[HourCounts],
 ) -> Result<(), sqlx::Error> {
-    if counts.is_empty() {
-        return Ok(());
+    if !counts.is_empty() {
+        add_counts!(sqlx::Postgres, tx, counts)?;
     }
-    let mut statement = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "INSERT INTO occupancy_hours (hour_ms, departed_entries, exits, expiries) ",
-    );
-    statement.push_values(counts, |mut row, hour| {
-        row.push_bind(hour.hour_ms)
-            .push_bind(hour.entries)
-            .push_bind(hour.exits)
-            .push_bind(hour.expiries);
-    });
-    statement.push(crate::store::ADD_COUNTS_ON_CONFLICT);
-    statement.build().execute(tx).await?;
     Ok(())
 }
