@@ -21,8 +21,8 @@ pub use contact_name::ContactName;
 pub use entry_time::{EntryTime, truncate_to_millis};
 pub use field_error::{FieldError, FieldErrors, RawField};
 pub use occupancy::{
-    Capacity, HOUR_MS, HourCounts, MAX_SERIES_HOURS, OccupancyHour, SeriesHours, departures,
-    hour_of, series as occupancy_series,
+    Capacity, HOUR_MS, HourCounts, MAX_SERIES_HOURS, OccupancyHour, SeriesHours, by_hour,
+    departures, hour_of, series as occupancy_series,
 };
 pub use phone::{PhoneNumber, PhoneRegion};
 pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text, same_when_folded};

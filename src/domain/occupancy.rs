@@ -73,21 +73,43 @@ pub struct HourCounts {
 /// an entry in its entry hour, and either an expiry in the hour its retention ended (when it
 /// has) or an exit in the hour of `now_ms`. The same rule as the SQL of single deletions.
 pub fn departures(entry_ms: &[i64], retention_ms: i64, now_ms: i64) -> Vec<HourCounts> {
-    use std::collections::BTreeMap;
-    fn at(hours: &mut BTreeMap<i64, HourCounts>, hour_ms: i64) -> &mut HourCounts {
-        hours.entry(hour_ms).or_insert(HourCounts {
-            hour_ms,
-            ..HourCounts::default()
-        })
-    }
-    let mut hours = BTreeMap::new();
-    for &entered in entry_ms {
-        at(&mut hours, hour_of(entered)).entries += 1;
-        if entered <= now_ms - retention_ms {
-            at(&mut hours, hour_of(entered + retention_ms)).expiries += 1;
+    let one = |hour_ms| HourCounts {
+        hour_ms,
+        ..HourCounts::default()
+    };
+    by_hour(entry_ms.iter().flat_map(|&entered| {
+        let departed = if entered <= now_ms - retention_ms {
+            HourCounts {
+                expiries: 1,
+                ..one(hour_of(entered + retention_ms))
+            }
         } else {
-            at(&mut hours, hour_of(now_ms)).exits += 1;
-        }
+            HourCounts {
+                exits: 1,
+                ..one(hour_of(now_ms))
+            }
+        };
+        [
+            HourCounts {
+                entries: 1,
+                ..one(hour_of(entered))
+            },
+            departed,
+        ]
+    }))
+}
+
+/// Counts of the same hour added together, oldest hour first.
+pub fn by_hour(counts: impl IntoIterator<Item = HourCounts>) -> Vec<HourCounts> {
+    let mut hours: std::collections::BTreeMap<i64, HourCounts> = std::collections::BTreeMap::new();
+    for counts in counts {
+        let hour = hours.entry(counts.hour_ms).or_insert(HourCounts {
+            hour_ms: counts.hour_ms,
+            ..HourCounts::default()
+        });
+        hour.entries += counts.entries;
+        hour.exits += counts.exits;
+        hour.expiries += counts.expiries;
     }
     hours.into_values().collect()
 }

@@ -228,9 +228,8 @@ impl LiveSearch {
         self.read().similar_plates(plate, window)
     }
 
-    /// The live vehicle with this plate, from memory; `None` when the index cannot answer
-    /// (plates shorter than three characters) and the database must be asked.
-    pub fn find_plate(&self, plate: &str) -> Option<Option<Vehicle>> {
+    /// The live vehicle with this plate, from memory (the index holds every plate).
+    pub fn find_plate(&self, plate: &str) -> Option<Vehicle> {
         let (window, retention_ms) = self.live_window(Window::default());
         self.read().find_plate(plate, window, retention_ms)
     }

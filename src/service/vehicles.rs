@@ -108,10 +108,11 @@ impl VehicleService {
     /// too.
     pub async fn find(&self, plate: &str) -> Result<Vehicle, ServiceError> {
         let plate = lookup_plate(plate)?;
-        if self.live.authoritative()
-            && let Some(found) = self.live.find_plate(plate.as_str())
-        {
-            return found.ok_or(ServiceError::NotFound(NOT_FOUND));
+        if self.live.authoritative() {
+            return self
+                .live
+                .find_plate(plate.as_str())
+                .ok_or(ServiceError::NotFound(NOT_FOUND));
         }
         self.store
             .find_vehicle(&plate, Utc::now())

@@ -405,27 +405,25 @@ fn merge_counts(
     present: Vec<(i64, i64)>,
     expired: Vec<(i64, i64)>,
 ) -> Vec<HourCounts> {
-    fn at(hours: &mut BTreeMap<i64, HourCounts>, hour_ms: i64) -> &mut HourCounts {
-        hours.entry(hour_ms).or_insert(HourCounts {
+    let departed = departed
+        .into_iter()
+        .map(|(hour_ms, entries, exits, expiries)| HourCounts {
             hour_ms,
-            ..HourCounts::default()
-        })
-    }
-    use std::collections::BTreeMap;
-    let mut merged = BTreeMap::new();
-    for (hour_ms, entries, exits, expiries) in departed {
-        let counts = at(&mut merged, hour_ms);
-        counts.entries += entries;
-        counts.exits += exits;
-        counts.expiries += expiries;
-    }
-    for (hour_ms, entries) in present {
-        at(&mut merged, hour_ms).entries += entries;
-    }
-    for (hour_ms, expiries) in expired {
-        at(&mut merged, hour_ms).expiries += expiries;
-    }
-    merged.into_values().collect()
+            entries,
+            exits,
+            expiries,
+        });
+    let present = present.into_iter().map(|(hour_ms, entries)| HourCounts {
+        hour_ms,
+        entries,
+        ..HourCounts::default()
+    });
+    let expired = expired.into_iter().map(|(hour_ms, expiries)| HourCounts {
+        hour_ms,
+        expiries,
+        ..HourCounts::default()
+    });
+    crate::domain::by_hour(departed.chain(present).chain(expired))
 }
 
 /// Where the data lives, from `PARKING_DATABASE_URL`.
