@@ -10,14 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{Settings, WebSocketSettings},
-    domain::{ApiKeySecret, Pseudonymizer},
+    domain::{ApiKeySecret, Pseudonymizer, ReportKey},
     http, jobs,
     projection::{Freshness, Projector},
     ratelimit::{RateLimiter, RedisConnection},
     search::{EventBus, LiveSearch},
     service::{
         AuditService, BackupService, KeyService, MaintenanceService, OccupancyService,
-        RetentionService, VehicleService, WatchlistService,
+        RetentionReportService, RetentionService, SubjectService, VehicleService, WatchlistService,
     },
     store::{self, Claim, ClaimKind, OpenOptions, Store},
     telemetry::metrics::Metrics,
@@ -45,6 +45,8 @@ pub struct Services {
     pub watchlist: WatchlistService,
     pub maintenance: MaintenanceService,
     pub backups: BackupService,
+    pub subjects: SubjectService,
+    pub reports: RetentionReportService,
     pub audit: AuditService,
     pub live: LiveSearch,
     pub store: Arc<dyn Store>,
@@ -77,12 +79,13 @@ impl AppState {
         live: LiveSearch,
         freshness: Freshness,
     ) -> anyhow::Result<Self> {
-        let pseudonyms = Pseudonymizer::new(
-            store
-                .audit_secret()
-                .await
-                .context("cannot read the audit key")?,
-        );
+        let secret = store
+            .audit_secret()
+            .await
+            .context("cannot read the audit key")?;
+        let reports =
+            RetentionReportService::new(store.clone(), ReportKey::from_database_secret(&secret));
+        let pseudonyms = Pseudonymizer::new(secret);
         let metrics = Arc::new(Metrics::new());
         let redis = settings
             .redis_url
@@ -116,6 +119,14 @@ impl AppState {
                 metrics.clone(),
                 settings.audit_retention_days,
             ),
+            subjects: SubjectService::new(
+                store.clone(),
+                backups.clone(),
+                pseudonyms.clone(),
+                settings.default_phone_region,
+                freshness.clone(),
+            ),
+            reports,
             backups,
             audit: AuditService::new(store.clone(), pseudonyms),
             live,

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::{
     app::{App, AppState, open_store},
     config::Settings,
-    domain::{AuditContext, NewKeySpec, RawField, Role},
+    domain::{AuditContext, NewKeySpec, RawField, ReportKey, Role},
     projection::Freshness,
     search::{EventBus, LiveSearch},
     service::BackupTrigger,
@@ -160,6 +160,23 @@ pub async fn purge(settings: Settings) -> anyhow::Result<()> {
             .cutoff
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     );
+    Ok(())
+}
+
+/// `parking verify-report FILE`: checks a saved retention report's signature with the
+/// database's secret (the database is only read).
+pub async fn verify_report(settings: Settings, file: &Path) -> anyhow::Result<()> {
+    telemetry::init_for_command();
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store = open_store(&settings).await?;
+    let secret = store.audit_secret().await;
+    store.close().await;
+    let key =
+        ReportKey::from_database_secret(&secret.context("cannot read the database's secret")?);
+    key.verify(&text)
+        .with_context(|| format!("{} does not check out", file.display()))?;
+    eprintln!("{}: the signature is valid", file.display());
     Ok(())
 }
 

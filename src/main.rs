@@ -52,6 +52,9 @@ enum Command {
     },
     /// Run the retention purge once.
     Purge,
+    /// Check the signature of a saved retention report against this database's secret; exits
+    /// non-zero when the report was altered or signed by another database.
+    VerifyReport { file: PathBuf },
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -81,6 +84,7 @@ enum KeysAction {
 enum RoleArg {
     Admin,
     Operator,
+    Viewer,
 }
 
 impl From<RoleArg> for Role {
@@ -88,6 +92,7 @@ impl From<RoleArg> for Role {
         match role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Operator => Role::Operator,
+            RoleArg::Viewer => Role::Viewer,
         }
     }
 }
@@ -123,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             discard_current,
         } => commands::restore(settings, &file, discard_current).await,
         Command::Purge => commands::purge(settings).await,
+        Command::VerifyReport { file } => commands::verify_report(settings, &file).await,
         Command::Keys { action } => match action {
             KeysAction::Create {
                 role,

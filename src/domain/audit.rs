@@ -23,10 +23,15 @@ pub enum AuditAction {
     WatchlistUpdated,
     WatchlistRemoved,
     WatchlistPurged,
+    VehiclePhoneRevealed,
+    VehicleHeld,
+    VehicleHoldLifted,
+    SubjectSearched,
+    SubjectErased,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::VehicleCreated,
         AuditAction::VehicleUpdated,
         AuditAction::VehicleDeleted,
@@ -42,6 +47,11 @@ impl AuditAction {
         AuditAction::WatchlistUpdated,
         AuditAction::WatchlistRemoved,
         AuditAction::WatchlistPurged,
+        AuditAction::VehiclePhoneRevealed,
+        AuditAction::VehicleHeld,
+        AuditAction::VehicleHoldLifted,
+        AuditAction::SubjectSearched,
+        AuditAction::SubjectErased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +71,11 @@ impl AuditAction {
             AuditAction::WatchlistUpdated => "watchlist.updated",
             AuditAction::WatchlistRemoved => "watchlist.removed",
             AuditAction::WatchlistPurged => "watchlist.purged",
+            AuditAction::VehiclePhoneRevealed => "vehicle.phone_revealed",
+            AuditAction::VehicleHeld => "vehicle.held",
+            AuditAction::VehicleHoldLifted => "vehicle.hold_lifted",
+            AuditAction::SubjectSearched => "subject.searched",
+            AuditAction::SubjectErased => "subject.erased",
         }
     }
 
@@ -69,7 +84,11 @@ impl AuditAction {
         match self {
             AuditAction::VehicleCreated
             | AuditAction::VehicleUpdated
-            | AuditAction::VehicleDeleted => "vehicle",
+            | AuditAction::VehicleDeleted
+            | AuditAction::VehiclePhoneRevealed
+            | AuditAction::VehicleHeld
+            | AuditAction::VehicleHoldLifted => "vehicle",
+            AuditAction::SubjectSearched | AuditAction::SubjectErased => "subject",
             AuditAction::VehiclesPurged
             | AuditAction::VehiclesCleared
             | AuditAction::VehiclesExported => "vehicles",

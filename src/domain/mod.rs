@@ -6,12 +6,17 @@ mod audit;
 mod contact_name;
 mod entry_time;
 mod field_error;
+mod hold;
 mod occupancy;
 mod phone;
 mod plate;
 mod pseudonym;
+mod purge_preview;
+mod reason;
 mod retention;
+mod retention_report;
 mod role;
+mod subject;
 mod vehicle;
 mod watch;
 
@@ -20,15 +25,22 @@ pub use audit::{AuditAction, AuditContext, AuditRecord, NewAuditEntry};
 pub use contact_name::ContactName;
 pub use entry_time::{EntryTime, truncate_to_millis};
 pub use field_error::{FieldError, FieldErrors, RawField};
+pub use hold::{MAX_HOLD_DAYS, NewHold, VehicleHold, expiry};
 pub use occupancy::{
     Capacity, HOUR_MS, HourCounts, MAX_SERIES_HOURS, OccupancyHour, SeriesHours, by_hour,
     departures, hour_of, series as occupancy_series,
 };
-pub use phone::{PhoneNumber, PhoneRegion};
+pub use phone::{PhoneNumber, PhoneRegion, mask_phone};
 pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text, same_when_folded};
 pub use pseudonym::Pseudonymizer;
+pub use purge_preview::{PreviewHours, PurgePreview, preview_window, purge_preview};
+pub use reason::Reason;
 pub use retention::RetentionPeriod;
+pub use retention_report::{
+    DAY_MS, ReportError, ReportKey, RetentionReport, day_of, parse_report_day,
+};
 pub use role::Role;
+pub use subject::Subject;
 pub use vehicle::{NewVehicle, ParseContext, RawNewVehicle, Registered, Vehicle, VehicleChanges};
 pub use watch::{WatchEntry, WatchNote};
 

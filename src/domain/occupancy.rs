@@ -69,19 +69,25 @@ pub struct HourCounts {
     pub expiries: i64,
 }
 
-/// The counts a deletion adds, by hour, for vehicles that entered at `entry_ms` each:
-/// an entry in its entry hour, and either an expiry in the hour its retention ended (when it
-/// has) or an exit in the hour of `now_ms`. The same rule as the SQL of single deletions.
-pub fn departures(entry_ms: &[i64], retention_ms: i64, now_ms: i64) -> Vec<HourCounts> {
+/// The counts a deletion adds, by hour, for vehicles that entered at `entry_ms` each, held
+/// until `hold_until_ms` if held: an entry in its entry hour, and either an expiry in the hour
+/// it expired (its retention, or its hold if that ended later) when it has, or an exit in the
+/// hour of `now_ms`. The same rule as the SQL of single deletions (`count_departures!`).
+pub fn departures(
+    vehicles: &[(i64, Option<i64>)],
+    retention_ms: i64,
+    now_ms: i64,
+) -> Vec<HourCounts> {
     let one = |hour_ms| HourCounts {
         hour_ms,
         ..HourCounts::default()
     };
-    by_hour(entry_ms.iter().flat_map(|&entered| {
-        let departed = if entered <= now_ms - retention_ms {
+    by_hour(vehicles.iter().flat_map(|&(entered, hold_until)| {
+        let expiry = (entered + retention_ms).max(hold_until.unwrap_or(i64::MIN));
+        let departed = if expiry <= now_ms {
             HourCounts {
                 expiries: 1,
-                ..one(hour_of(entered + retention_ms))
+                ..one(hour_of(expiry))
             }
         } else {
             HourCounts {
@@ -203,11 +209,27 @@ mod tests {
     #[test]
     fn a_departure_counts_its_entry_and_either_its_expiry_or_an_exit() {
         let h = |n: i64| n * HOUR_MS;
-        // Retention 2 hours, now 10:30: one entered at 7:10 (expired at 9:10), one at 9:40.
-        let counts = departures(&[h(7) + 600_000, h(9) + 2_400_000], h(2), h(10) + 1_800_000);
+        // Retention 2 hours, now 10:30: one entered at 7:10 (expired at 9:10), one at 9:40;
+        // one entered at 6:00 held until 9:20 (expired then), one at 6:00 held until 11:00.
+        let counts = departures(
+            &[
+                (h(7) + 600_000, None),
+                (h(9) + 2_400_000, None),
+                (h(6), Some(h(9) + 1_200_000)),
+                (h(6), Some(h(11))),
+            ],
+            h(2),
+            h(10) + 1_800_000,
+        );
         assert_eq!(
             counts,
             [
+                HourCounts {
+                    hour_ms: h(6),
+                    entries: 2,
+                    exits: 0,
+                    expiries: 0
+                },
                 HourCounts {
                     hour_ms: h(7),
                     entries: 1,
@@ -218,12 +240,12 @@ mod tests {
                     hour_ms: h(9),
                     entries: 1,
                     exits: 0,
-                    expiries: 1
+                    expiries: 2
                 },
                 HourCounts {
                     hour_ms: h(10),
                     entries: 0,
-                    exits: 1,
+                    exits: 2,
                     expiries: 0
                 },
             ]

@@ -62,6 +62,24 @@ impl PhoneNumber {
     }
 }
 
+/// Digits a masked number keeps at its end.
+const SHOWN_DIGITS: usize = 3;
+
+/// A stored (E.164) number as a viewer sees it: the country calling code and the last three
+/// digits, every other digit a bullet (`+44•••••••958`), so the number can be told apart from
+/// others and recognised by someone who knows it, but not called.
+pub fn mask_phone(e164: &str) -> String {
+    let digits = e164.trim_start_matches('+');
+    let code_len = phonenumber::parse(None, e164)
+        .map(|number| number.code().value().to_string().len())
+        .unwrap_or(0)
+        .min(digits.len());
+    let (code, rest) = digits.split_at(code_len);
+    let hidden = rest.chars().count().saturating_sub(SHOWN_DIGITS);
+    let shown: String = rest.chars().skip(hidden).collect();
+    format!("+{code}{}{shown}", "\u{2022}".repeat(hidden))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +130,22 @@ mod tests {
         }
         assert!(PhoneNumber::parse("+44 (20) 7946-0958", gb()).is_ok());
         assert!(PhoneNumber::parse("020/7946.0958", gb()).is_ok());
+    }
+
+    #[test]
+    fn a_masked_number_keeps_its_country_code_and_last_three_digits() {
+        assert_eq!(
+            mask_phone("+442079460958"),
+            "+44\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}958"
+        );
+        assert_eq!(
+            mask_phone("+12015550123"),
+            "+1\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}123"
+        );
+        assert_eq!(
+            mask_phone("+35312345678"),
+            "+353\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}678"
+        );
     }
 
     #[test]

@@ -2,9 +2,13 @@
 
 use std::{fmt, str::FromStr};
 
-/// Roles are ordered: an admin may do everything an operator may.
+/// Roles are ordered: an admin may do everything an operator may, and an operator everything
+/// a viewer may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
+    /// Reads and searches, with phone numbers masked; may reveal one number at a time,
+    /// audited.
+    Viewer,
     Operator,
     Admin,
 }
@@ -12,9 +16,15 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
         }
+    }
+
+    /// Whether phone numbers are shown to this role only masked.
+    pub fn sees_masked_phones(self) -> bool {
+        self == Role::Viewer
     }
 
     pub fn allows(self, required: Role) -> bool {
@@ -27,9 +37,10 @@ impl FromStr for Role {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
-            _ => Err("must be `admin` or `operator`".into()),
+            _ => Err("must be `admin`, `operator` or `viewer`".into()),
         }
     }
 }
@@ -49,5 +60,9 @@ mod tests {
         assert!(Role::Admin.allows(Role::Operator));
         assert!(Role::Admin.allows(Role::Admin));
         assert!(!Role::Operator.allows(Role::Admin));
+        assert!(Role::Operator.allows(Role::Viewer));
+        assert!(!Role::Viewer.allows(Role::Operator));
+        assert!(Role::Viewer.sees_masked_phones() && !Role::Operator.sees_masked_phones());
+        assert_eq!("viewer".parse::<Role>(), Ok(Role::Viewer));
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     ContactName, EntryTime, FieldErrors, NumberPlate, PhoneNumber, PhoneRegion, RawField,
-    RetentionPeriod,
+    RetentionPeriod, VehicleHold,
 };
 
 /// A vehicle as stored and returned. Its fields were validated on the way in.
@@ -18,6 +18,8 @@ pub struct Vehicle {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A legal hold keeping it past its retention (`expires_at` is then the later of the two).
+    pub hold: Option<VehicleHold>,
 }
 
 impl std::fmt::Debug for Vehicle {

@@ -13,7 +13,10 @@ use crate::{
     service::Caller,
 };
 
-/// Any valid key: operators and admins.
+/// Any valid key: viewers (who see phone numbers masked), operators and admins.
+pub struct Viewer(pub Caller);
+
+/// A key that may change vehicles: operators and admins.
 pub struct Operator(pub Caller);
 
 /// A valid key with the admin role.
@@ -23,6 +26,17 @@ impl Operator {
     /// The audit actor and request id for changes made by this caller.
     pub fn audit(&self) -> AuditContext {
         audit_context(&self.0)
+    }
+}
+
+impl Viewer {
+    pub fn audit(&self) -> AuditContext {
+        audit_context(&self.0)
+    }
+
+    /// The role the answer is shaped for (phone numbers masked for viewers).
+    pub fn role(&self) -> Role {
+        self.0.role
     }
 }
 
@@ -71,6 +85,19 @@ where
         Ok(caller)
     } else {
         Err(ApiError::Forbidden)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        caller_with_role(parts, state, Role::Viewer)
+            .await
+            .map(Viewer)
     }
 }
 

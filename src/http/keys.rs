@@ -36,6 +36,7 @@ pub struct KeyBody {
     pub id: i64,
     #[schema(example = "front desk")]
     pub name: String,
+    /// `admin`, `operator` or `viewer`.
     #[schema(value_type = String, example = "operator")]
     pub role: &'static str,
     pub created_at: DateTime<Utc>,
@@ -85,6 +86,7 @@ pub struct CreateKey {
     /// 1–64 characters; shown as the audit actor.
     #[schema(value_type = String, required = true, example = "front desk")]
     pub name: Option<JsonText>,
+    /// `admin`, `operator` or `viewer` (reads with phone numbers masked).
     #[schema(value_type = String, required = true, example = "operator")]
     pub role: Option<JsonText>,
     /// RFC 3339, in the future; absent: the key never expires.

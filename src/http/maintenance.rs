@@ -3,20 +3,26 @@
 use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
-    domain::FieldErrors,
+    domain::{FieldErrors, PreviewHours, parse_report_day},
     error::{ApiError, Problem},
-    http::{auth::Admin, extract::JsonBody},
+    http::{
+        auth::Admin,
+        extract::{JsonBody, RawQuery},
+        query_params::QueryErrors,
+    },
     service::{BackupInfo, BackupTrigger, ServiceError},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(purge))
+        .routes(routes!(purge_preview))
+        .routes(routes!(retention_report))
         .routes(routes!(clear))
         .routes(routes!(create_backup))
         .routes(routes!(list_backups))
@@ -55,6 +61,66 @@ pub struct BackupList {
     pub items: Vec<BackupBody>,
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewParams {
+    /// How far ahead to look, in hours, 1–168.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 168, default = 24)]
+    pub hours: Option<String>,
+}
+
+/// What the purge will delete in the coming hours (counts only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurgePreviewBody {
+    /// The purge's cut-off at the end of the window: vehicles that entered at or before it
+    /// will be gone.
+    pub cutoff: DateTime<Utc>,
+    /// Vehicles deleted by the end of the window, those already expired included.
+    pub count: i64,
+    /// Every hour from the current one to the end of the window, oldest first; the current
+    /// hour also counts vehicles already expired and waiting for the purge.
+    pub by_hour: Vec<PreviewHourBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewHourBody {
+    /// The hour's start.
+    pub hour: DateTime<Utc>,
+    pub count: i64,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The UTC day, `YYYY-MM-DD`; today if omitted.
+    #[param(value_type = Option<String>, example = "2026-11-27")]
+    pub day: Option<String>,
+}
+
+/// One day's retention report, signed (check a saved copy with `parking verify-report FILE`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionReportBody {
+    #[schema(example = "2026-11-27")]
+    pub day: String,
+    pub generated_at: DateTime<Utc>,
+    /// The retention period in force when the report was made.
+    pub retention_hours: i64,
+    /// Rows the purge deleted that day (vehicles and watchlist entries).
+    pub purged: i64,
+    /// Rows erasure requests deleted that day.
+    pub erased: i64,
+    /// Vehicles kept past their retention by a hold: now for today, as the day's last purge
+    /// found them for an earlier day (`null` when none ran).
+    pub held: Option<i64>,
+    /// Backup files rotation deleted that day.
+    pub backups_deleted: i64,
+    /// The entry time of the oldest vehicle record held (as for `held`); `null` when none.
+    pub oldest_record: Option<DateTime<Utc>>,
+    /// `hmac-sha256:` and the hex HMAC of the report's canonical JSON (keys sorted, no
+    /// whitespace, without this member) under a key derived from the database's secret.
+    pub signature: String,
+}
+
 /// Deleting every vehicle: `confirm` must be `true`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +152,80 @@ async fn purge(State(state): State<AppState>, caller: Admin) -> Result<Json<Purg
         deleted: report.deleted,
         cutoff: report.cutoff,
     }))
+}
+
+/// What the retention purge will delete in the next `hours` hours if the retention period
+/// stays as it is, by the hour each vehicle's retention ends.
+#[utoipa::path(get, path = "/api/v1/maintenance/purge-preview", tag = "maintenance",
+    params(PreviewParams),
+    responses(
+        (status = 200, description = "The preview", body = PurgePreviewBody),
+        (status = 400, description = "Malformed parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Parameter out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+async fn purge_preview(
+    State(state): State<AppState>,
+    _caller: Admin,
+    RawQuery(params): RawQuery<PreviewParams>,
+) -> Result<Json<PurgePreviewBody>, ApiError> {
+    let mut errors = QueryErrors::default();
+    let hours = errors.whole_number(
+        "hours",
+        params.hours.as_deref(),
+        PreviewHours::default(),
+        PreviewHours::new,
+    );
+    errors.finish()?;
+    let preview = state.maintenance.purge_preview(hours).await?;
+    Ok(Json(PurgePreviewBody {
+        cutoff: preview.cutoff,
+        count: preview.count,
+        by_hour: preview
+            .by_hour
+            .into_iter()
+            .map(|(hour, count)| PreviewHourBody { hour, count })
+            .collect(),
+    }))
+}
+
+/// What retention did on one UTC day: rows purged, erased and held, backups deleted, and the
+/// oldest record still held, signed with an HMAC under the database's secret.
+#[utoipa::path(get, path = "/api/v1/maintenance/retention-report", tag = "maintenance",
+    params(ReportParams),
+    responses(
+        (status = 200, description = "The signed report", body = RetentionReportBody),
+        (status = 400, description = "Malformed day", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A day after today", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []), ("bearer" = [])))]
+async fn retention_report(
+    State(state): State<AppState>,
+    _caller: Admin,
+    RawQuery(params): RawQuery<ReportParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = Utc::now();
+    let day = match params.day.as_deref() {
+        None => now.date_naive(),
+        Some(raw) => match parse_report_day(raw, now) {
+            Ok(day) => day,
+            Err(message) => {
+                let mut errors = QueryErrors::default();
+                if chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").is_ok() {
+                    errors.invalid("day", message);
+                } else {
+                    errors.malformed("day", message);
+                }
+                errors.finish()?;
+                now.date_naive()
+            }
+        },
+    };
+    Ok(Json(state.reports.report(day).await?))
 }
 
 /// Deletes every vehicle, after a verified backup unless `backup` is false.

@@ -17,6 +17,7 @@ pub mod request_context;
 mod retention;
 mod search_ws;
 pub mod server;
+mod subjects;
 
 pub mod vehicles;
 mod watchlist;
@@ -123,6 +124,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(retention::router())
         .merge(occupancy::router())
         .merge(watchlist::router())
+        .merge(subjects::router())
         .merge(maintenance::router())
         .merge(audit::router())
         .merge(keys::router())

@@ -11,7 +11,7 @@ use crate::{
     domain::{FieldErrors, OccupancyHour, SeriesHours},
     error::{ApiError, Problem},
     http::{
-        auth::{Admin, Operator},
+        auth::{Admin, Viewer},
         extract::{JsonBody, RawQuery},
         query_params::QueryErrors,
     },
@@ -88,21 +88,16 @@ pub struct OccupancyParams {
     security(("api_key" = []), ("bearer" = [])))]
 async fn get_occupancy(
     State(state): State<AppState>,
-    _caller: Operator,
+    _caller: Viewer,
     RawQuery(params): RawQuery<OccupancyParams>,
 ) -> Result<Json<OccupancyBody>, ApiError> {
     let mut errors = QueryErrors::default();
-    let hours = match params.hours.as_deref().map(|h| h.trim().parse::<i64>()) {
-        None => SeriesHours::default(),
-        Some(Ok(hours)) => SeriesHours::new(hours).unwrap_or_else(|message| {
-            errors.invalid("hours", message);
-            SeriesHours::default()
-        }),
-        Some(Err(_)) => {
-            errors.malformed("hours", "must be a whole number");
-            SeriesHours::default()
-        }
-    };
+    let hours = errors.whole_number(
+        "hours",
+        params.hours.as_deref(),
+        SeriesHours::default(),
+        SeriesHours::new,
+    );
     errors.finish()?;
     Ok(Json(state.occupancy.occupancy(hours).await?.into()))
 }

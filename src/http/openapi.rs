@@ -23,6 +23,7 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "maintenance", description = "Purge, clear and backups (admin)"),
         (name = "audit", description = "Who did what, without personal data (admin)"),
         (name = "keys", description = "API keys (admin)"),
+        (name = "privacy", description = "Subject access and erasure (admin)"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

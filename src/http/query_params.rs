@@ -56,6 +56,28 @@ impl QueryErrors {
         }
     }
 
+    /// A whole number read into a domain type by `parse`; `default` when absent, or when bad
+    /// (the problem is recorded: not a number is `400`, out of range `422`).
+    pub fn whole_number<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        default: T,
+        parse: impl FnOnce(i64) -> Result<T, String>,
+    ) -> T {
+        match raw.map(|r| r.trim().parse::<i64>()) {
+            None => default,
+            Some(Ok(number)) => parse(number).unwrap_or_else(|message| {
+                self.invalid(field, message);
+                default
+            }),
+            Some(Err(_)) => {
+                self.malformed(field, "must be a whole number");
+                default
+            }
+        }
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if !self.malformed.is_empty() {
             let mut all: Vec<FieldError> = self.malformed.into_vec();

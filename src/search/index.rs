@@ -4,17 +4,18 @@
 //! answer queries of 3+ characters by verifying only the candidates of the query's rarest
 //! trigram; shorter queries scan. Entries are also ordered by entry time, for "latest first"
 //! and for expiry. The index holds what the database holds, minus vehicles already swept out
-//! at expiry; every query still applies the retention cut-off itself.
+//! at expiry; every query still applies the retention cut-off itself. The few vehicles under
+//! a legal hold are kept aside by id: one past its retention stays live until its hold ends.
 
 use std::{
     collections::{BTreeSet, HashMap},
     hash::BuildHasher,
 };
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::query::{Query, Rank, Searchable, TRIGRAM};
-use crate::domain::{Vehicle, fold_lookalikes, same_when_folded};
+use crate::domain::{Vehicle, VehicleHold, expiry, fold_lookalikes, same_when_folded};
 
 /// A vehicle as the index keeps it: what is needed to match, rank and return it. Plate, name
 /// and phone share one allocation (a million vehicles would otherwise cost three each).
@@ -97,6 +98,21 @@ impl Window {
     }
 }
 
+/// What is live at the moment a read is made: vehicles that entered after `cutoff_ms`, and
+/// held ones whose hold ends after `now_ms`; `retention_ms` gives their `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub cutoff_ms: i64,
+    pub now_ms: i64,
+    pub retention_ms: i64,
+}
+
+/// A hold as the index keeps it, beside the entry.
+struct Held {
+    until_ms: i64,
+    reason: Box<str>,
+}
+
 /// One page of ranked matches and how many match in all.
 pub struct Hits {
     pub items: Vec<Vehicle>,
@@ -126,6 +142,9 @@ pub struct Index {
     /// Lists still to be compacted, a few per change, so that no single write holds readers
     /// up for long.
     to_compact: Vec<(Field, u64)>,
+    /// Vehicles under a legal hold, by id: a handful, so a map beside the entries costs the
+    /// million others nothing.
+    holds: HashMap<i64, Held>,
 }
 
 impl Index {
@@ -158,6 +177,15 @@ impl Index {
         }
         self.by_id.insert(entry.id, slot);
         self.by_entry.insert((entry.entry_ms, entry.id));
+        if let Some(hold) = &vehicle.hold {
+            self.holds.insert(
+                entry.id,
+                Held {
+                    until_ms: hold.until.timestamp_millis(),
+                    reason: hold.reason.as_str().into(),
+                },
+            );
+        }
         let hash = self.plate_hasher.hash_one(entry.plate());
         let folded_hash = self.plate_hasher.hash_one(fold_lookalikes(entry.plate()));
         self.slots[slot as usize] = Some(entry);
@@ -204,22 +232,59 @@ impl Index {
             mapped.remove();
         }
         let entry = self.slots.get_mut(slot as usize)?.take()?;
+        let vehicle = self.vehicle(&entry, 0);
+        self.holds.remove(&id);
         let postings = keys(&entry).len();
         self.live_postings -= postings.min(self.live_postings);
         self.stale_postings += postings;
         self.by_entry.remove(&(entry.entry_ms, entry.id));
         self.free.push(slot);
         self.compact_some();
-        Some(to_vehicle(&entry, 0))
+        Some(vehicle)
     }
 
-    /// Removes and returns at most `max` of the vehicles that entered at or before `cutoff_ms`.
-    pub fn remove_entered_by(&mut self, cutoff_ms: i64, max: usize) -> Vec<Vehicle> {
+    /// Whether a vehicle held at `now_ms` (its hold has not ended).
+    fn held_at(&self, id: i64, now_ms: i64) -> bool {
+        !self.holds.is_empty() && self.holds.get(&id).is_some_and(|h| h.until_ms > now_ms)
+    }
+
+    /// Whether `entry` is live and within `window`.
+    fn visible(&self, entry: &Entry, window: &Window, live: &Live) -> bool {
+        window.contains(entry.entry_ms)
+            && (entry.entry_ms > live.cutoff_ms || self.held_at(entry.id, live.now_ms))
+    }
+
+    /// The exclusive lower bound of entry times a range scan over `window` must start from:
+    /// the cut-off, or just before the oldest vehicle a hold keeps past it.
+    fn floor(&self, window: &Window, live: &Live) -> i64 {
+        let held = self
+            .holds
+            .iter()
+            .filter(|(_, h)| h.until_ms > live.now_ms)
+            .filter_map(|(id, _)| self.entry_of(*id))
+            .map(|entry| entry.entry_ms)
+            .min();
+        let live_floor = match held {
+            Some(oldest) if oldest <= live.cutoff_ms => oldest - 1,
+            _ => live.cutoff_ms,
+        };
+        window.after_ms.map_or(live_floor, |a| a.max(live_floor))
+    }
+
+    fn entry_of(&self, id: i64) -> Option<&Entry> {
+        let slot = self.by_id.get(&id)?;
+        self.slots.get(*slot as usize)?.as_ref()
+    }
+
+    /// Removes and returns at most `max` of the vehicles expired at `now_ms`: entered at or
+    /// before `cutoff_ms`, and not held.
+    pub fn remove_expired(&mut self, cutoff_ms: i64, now_ms: i64, max: usize) -> Vec<Vehicle> {
         let expired: Vec<i64> = self
             .by_entry
             .range(..=(cutoff_ms, i64::MAX))
-            .take(max)
             .map(|&(_, id)| id)
+            .filter(|&id| !self.held_at(id, now_ms))
+            .take(max)
             .collect();
         expired
             .into_iter()
@@ -227,8 +292,27 @@ impl Index {
             .collect()
     }
 
-    /// The vehicle with exactly this (normalised) plate that entered within `window`.
-    pub fn find_plate(&self, plate: &str, window: Window, retention_ms: i64) -> Option<Vehicle> {
+    /// When the next vehicle expires (ms), if any: the oldest one not held, at the end of its
+    /// retention, or a held one, at the end of its hold or retention, whichever is later.
+    pub fn next_expiry_ms(&self, retention_ms: i64, now_ms: i64) -> Option<i64> {
+        let unheld = self
+            .by_entry
+            .iter()
+            .find(|&&(_, id)| !self.held_at(id, now_ms))
+            .map(|&(entry_ms, _)| entry_ms + retention_ms);
+        let held = self
+            .holds
+            .iter()
+            .filter(|(_, h)| h.until_ms > now_ms)
+            .filter_map(|(id, h)| {
+                Some((self.entry_of(*id)?.entry_ms + retention_ms).max(h.until_ms))
+            })
+            .min();
+        unheld.into_iter().chain(held).min()
+    }
+
+    /// The vehicle with exactly this (normalised) plate, if it is live and within `window`.
+    pub fn find_plate(&self, plate: &str, window: Window, live: Live) -> Option<Vehicle> {
         let slots = &self.slots;
         let entry_of = |s: u32| slots.get(s as usize).and_then(Option::as_ref);
         self.by_plate
@@ -236,13 +320,13 @@ impl Index {
                 entry_of(s).is_some_and(|entry| entry.plate() == plate)
             })
             .and_then(|&s| entry_of(s))
-            .filter(|entry| window.contains(entry.entry_ms))
-            .map(|entry| to_vehicle(entry, retention_ms))
+            .filter(|entry| self.visible(entry, &window, &live))
+            .map(|entry| self.vehicle(entry, live.retention_ms))
     }
 
-    /// The other plates within `window` that differ from `plate` only by look-alike
+    /// The other live plates within `window` that differ from `plate` only by look-alike
     /// characters, sorted.
-    pub fn similar_plates(&self, plate: &str, window: Window) -> Vec<String> {
+    pub fn similar_plates(&self, plate: &str, window: Window, live: Live) -> Vec<String> {
         let slots = &self.slots;
         let mut similar: Vec<String> = self
             .by_folded
@@ -250,7 +334,7 @@ impl Index {
             .filter_map(|&s| slots.get(s as usize).and_then(Option::as_ref))
             .filter(|entry| {
                 entry.plate() != plate
-                    && window.contains(entry.entry_ms)
+                    && self.visible(entry, &window, &live)
                     && same_when_folded(entry.plate(), plate)
             })
             .map(|entry| entry.plate().to_owned())
@@ -326,24 +410,24 @@ impl Index {
         self.by_entry.first().map(|&(entry_ms, _)| entry_ms)
     }
 
-    /// Ranked matches for `query` (`None`: every vehicle, latest first) that entered within
-    /// `window`, skipping `offset`, at most `limit`.
+    /// Ranked matches for `query` (`None`: every vehicle, latest first) among the live ones
+    /// that entered within `window`, skipping `offset`, at most `limit`.
     pub fn search(
         &self,
         query: Option<&Query>,
         window: Window,
-        retention_ms: i64,
+        live: Live,
         offset: usize,
         limit: usize,
     ) -> Hits {
         let Some(query) = query else {
-            return self.latest(window, retention_ms, offset, limit);
+            return self.latest(window, live, offset, limit);
         };
-        let live = |entry: &Entry| window.contains(entry.entry_ms);
+        let visible = |entry: &Entry| self.visible(entry, &window, &live);
         let mut hits: Vec<(Rank, i64, i64, u32)> = Vec::new();
         let mut consider = |slot: u32| {
             if let Some(entry) = self.slots.get(slot as usize).and_then(Option::as_ref)
-                && live(entry)
+                && visible(entry)
                 && let Some(rank) = query.rank(&entry.searchable())
             {
                 hits.push((rank, -entry.entry_ms, -entry.id, slot));
@@ -369,7 +453,7 @@ impl Index {
             .iter()
             .skip(offset)
             .filter_map(|&(_, _, _, slot)| self.slots[slot as usize].as_ref())
-            .map(|entry| to_vehicle(entry, retention_ms))
+            .map(|entry| self.vehicle(entry, live.retention_ms))
             .collect();
         Hits { items, total }
     }
@@ -398,19 +482,20 @@ impl Index {
         slots
     }
 
-    /// Vehicles within `window` in entry order (newest first when `descending`), after the
-    /// (entry time, id) position `after`, at most `limit`: keyset pagination over the index.
+    /// Live vehicles within `window` in entry order (newest first when `descending`), after
+    /// the (entry time, id) position `after`, at most `limit`: keyset pagination over the
+    /// index.
     pub fn list(
         &self,
         window: Window,
         descending: bool,
         after: Option<(i64, i64)>,
         limit: usize,
-        retention_ms: i64,
+        live: Live,
     ) -> Vec<Vehicle> {
         use std::ops::Bound::{Excluded, Unbounded};
         // Both bounds exclusive, as (entry time, id) positions.
-        let mut lower = window.after_ms.map(|a| (a, i64::MAX));
+        let mut lower = Some((self.floor(&window, &live), i64::MAX));
         let mut upper = window.before_ms.map(|b| (b, i64::MIN));
         match (after, descending) {
             (Some(cursor), true) => upper = Some(upper.map_or(cursor, |u| u.min(cursor))),
@@ -431,51 +516,82 @@ impl Index {
         } else {
             Box::new(range)
         };
-        ids.take(limit)
-            .filter_map(|(_, id)| self.by_id.get(id))
-            .filter_map(|&slot| self.slots[slot as usize].as_ref())
-            .map(|entry| to_vehicle(entry, retention_ms))
+        ids.filter_map(|(_, id)| self.entry_of(*id))
+            .filter(|entry| self.visible(entry, &window, &live))
+            .take(limit)
+            .map(|entry| self.vehicle(entry, live.retention_ms))
             .collect()
     }
 
-    fn latest(&self, window: Window, retention_ms: i64, offset: usize, limit: usize) -> Hits {
+    fn latest(&self, window: Window, live: Live, offset: usize, limit: usize) -> Hits {
         use std::ops::Bound::{Excluded, Unbounded};
-        let lower = window
-            .after_ms
-            .map_or(Unbounded, |a| Excluded((a, i64::MAX)));
+        let floor = self.floor(&window, &live);
+        let lower = Excluded((floor, i64::MAX));
         let upper = window
             .before_ms
             .map_or(Unbounded, |b| Excluded((b, i64::MIN)));
-        let in_window = || self.by_entry.range((lower, upper));
-        let total = match (window.after_ms, window.before_ms) {
-            // The common case stays cheap: only the few not yet swept out are counted.
-            (Some(after), None) => self.len() - self.by_entry.range(..=(after, i64::MAX)).count(),
-            (None, None) => self.len(),
-            _ => in_window().count(),
+        let in_window = || {
+            self.by_entry
+                .range((lower, upper))
+                .filter_map(|(_, id)| self.entry_of(*id))
+                .filter(|entry| self.visible(entry, &window, &live))
+        };
+        let total = match window.before_ms {
+            // The common case stays cheap: every entry above the floor is counted but the few
+            // expired ones not swept out yet (between the floor and the cut-off, not held).
+            None => {
+                let below = self.by_entry.range(..=(floor, i64::MAX)).count();
+                let expired = if floor < live.cutoff_ms {
+                    self.by_entry
+                        .range((
+                            Excluded((floor, i64::MAX)),
+                            Excluded((live.cutoff_ms, i64::MAX)),
+                        ))
+                        .filter(|&&(_, id)| !self.held_at(id, live.now_ms))
+                        .count()
+                } else {
+                    0
+                };
+                self.len() - below - expired
+            }
+            Some(_) => in_window().count(),
         };
         let items = in_window()
             .rev()
             .skip(offset)
             .take(limit)
-            .filter_map(|(_, id)| self.by_id.get(id))
-            .filter_map(|&slot| self.slots[slot as usize].as_ref())
-            .map(|entry| to_vehicle(entry, retention_ms))
+            .map(|entry| self.vehicle(entry, live.retention_ms))
             .collect();
         Hits { items, total }
     }
+
+    /// The vehicle an entry holds, with its hold if it has one.
+    fn vehicle(&self, entry: &Entry, retention_ms: i64) -> Vehicle {
+        let held = if self.holds.is_empty() {
+            None
+        } else {
+            self.holds.get(&entry.id)
+        };
+        to_vehicle(entry, retention_ms, held)
+    }
 }
 
-fn to_vehicle(entry: &Entry, retention_ms: i64) -> Vehicle {
+fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let hold = held.map(|h| VehicleHold {
+        reason: h.reason.to_string(),
+        until: at(h.until_ms),
+    });
     Vehicle {
         id: entry.id,
         number_plate: entry.plate().to_owned(),
         contact_name: entry.name().to_owned(),
         phone_number: entry.phone().to_owned(),
         entry_time: at(entry.entry_ms),
-        expires_at: at(entry.entry_ms) + TimeDelta::milliseconds(retention_ms),
+        expires_at: expiry(at(entry.entry_ms), retention_ms, hold.as_ref()),
         created_at: at(entry.created_ms),
         updated_at: at(entry.updated_ms),
+        hold,
     }
 }
 
@@ -542,6 +658,7 @@ mod tests {
             expires_at: at,
             created_at: at,
             updated_at: at,
+            hold: None,
         }
     }
 
@@ -549,10 +666,17 @@ mod tests {
         Window::default()
     }
 
-    fn after(ms: i64) -> Window {
-        Window {
-            after_ms: Some(ms),
-            before_ms: None,
+    /// Everything is live.
+    fn always() -> Live {
+        cut_at(i64::MIN)
+    }
+
+    /// Vehicles that entered at or before `cutoff_ms` have expired (now is just after it).
+    fn cut_at(cutoff_ms: i64) -> Live {
+        Live {
+            cutoff_ms,
+            now_ms: cutoff_ms.saturating_add(1),
+            retention_ms: 0,
         }
     }
 
@@ -574,7 +698,7 @@ mod tests {
     fn ranking_follows_the_contract() {
         let index = sample();
         let query = Query::parse("ab12").unwrap();
-        let hits = index.search(Some(&query), all(), 0, 0, 10);
+        let hits = index.search(Some(&query), all(), always(), 0, 10);
         assert_eq!(
             plates(&hits),
             ["AB12", "AB12CDE", "A8I2XYZ", "XAB12", "QQ99"]
@@ -589,7 +713,7 @@ mod tests {
             "ab1", "b12", "a8i", "mab", "4444", "zed", "a", "12", "ab", "e",
         ] {
             let query = Query::parse(q).unwrap();
-            let got = index.search(Some(&query), all(), 0, 0, 100);
+            let got = index.search(Some(&query), all(), always(), 0, 100);
             let mut expected: Vec<_> = index
                 .slots
                 .iter()
@@ -612,15 +736,15 @@ mod tests {
         let mut index = sample();
         index.remove(2);
         let query = Query::parse("ab12").unwrap();
-        assert_eq!(index.search(Some(&query), all(), 0, 0, 10).total, 4);
+        assert_eq!(index.search(Some(&query), all(), always(), 0, 10).total, 4);
         index.upsert(&vehicle(5, "ZZ77", "Eve", "+445555555555", 500));
-        assert_eq!(index.search(Some(&query), all(), 0, 0, 10).total, 3);
+        assert_eq!(index.search(Some(&query), all(), always(), 0, 10).total, 3);
         assert_eq!(
-            index.search(Some(&query), after(250), 0, 0, 10).total,
+            index.search(Some(&query), all(), cut_at(250), 0, 10).total,
             2,
             "cut-off applies"
         );
-        let expired = index.remove_entered_by(300, 100);
+        let expired = index.remove_expired(300, 301, 100);
         assert_eq!(expired.len(), 2);
         assert_eq!(index.oldest_entry_ms(), Some(400));
         assert_eq!(index.len(), 2);
@@ -629,7 +753,7 @@ mod tests {
     #[test]
     fn an_empty_query_lists_the_latest_with_paging() {
         let index = sample();
-        let page = index.search(None, after(150), 0, 1, 2);
+        let page = index.search(None, all(), cut_at(150), 1, 2);
         assert_eq!(plates(&page), ["QQ99", "A8I2XYZ"]);
         assert_eq!(page.total, 4);
     }
@@ -639,7 +763,7 @@ mod tests {
         let mut index = sample();
         let found = |index: &Index, plate: &str| {
             index
-                .find_plate(plate, all(), 0)
+                .find_plate(plate, all(), always())
                 .map(|v| (v.id, v.contact_name))
         };
         assert_eq!(found(&index, "AB12"), Some((5, "Eve".into())));
@@ -659,9 +783,47 @@ mod tests {
         index.remove(1);
         assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
         assert_eq!(
-            index.find_plate("XAB12", after(700), 0),
+            index.find_plate("XAB12", all(), cut_at(700)),
             None,
             "the cut-off applies"
         );
+    }
+
+    #[test]
+    fn a_held_vehicle_stays_live_past_its_retention_until_its_hold_ends() {
+        let mut index = sample();
+        let mut held = vehicle(1, "XAB12", "Zed", "+441111111111", 100);
+        held.hold = Some(VehicleHold {
+            reason: "police request".into(),
+            until: DateTime::from_timestamp_millis(1_000).unwrap(),
+        });
+        index.upsert(&held);
+        // Cut-off 350: vehicles 1–3 entered before it; only the held one is live.
+        let live = cut_at(350);
+        let latest = index.search(None, all(), live, 0, 10);
+        assert_eq!(plates(&latest), ["AB12", "QQ99", "XAB12"]);
+        assert_eq!(latest.total, 3);
+        let listed = index.list(all(), false, None, 10, live);
+        let listed: Vec<_> = listed.iter().map(|v| v.number_plate.as_str()).collect();
+        assert_eq!(listed, ["XAB12", "QQ99", "AB12"]);
+        let found = index.find_plate("XAB12", all(), live).unwrap();
+        assert_eq!(found.hold.unwrap().reason, "police request");
+        let query = Query::parse("zed").unwrap();
+        assert_eq!(index.search(Some(&query), all(), live, 0, 10).total, 1);
+
+        // The sweep leaves it, and the next expiry is the oldest unheld one's.
+        let swept = index.remove_expired(350, 351, 100);
+        assert_eq!(swept.len(), 2);
+        assert_eq!(index.next_expiry_ms(0, 351), Some(400));
+        assert!(index.find_plate("XAB12", all(), live).is_some());
+        // Once its hold has ended it is expired like any other.
+        let after_hold = Live {
+            cutoff_ms: 350,
+            now_ms: 1_000,
+            retention_ms: 0,
+        };
+        assert!(index.find_plate("XAB12", all(), after_hold).is_none());
+        assert_eq!(index.remove_expired(350, 1_000, 100).len(), 1);
+        assert_eq!(index.search(None, all(), after_hold, 0, 10).total, 2);
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use events::{EventBus, VehicleEvent};
-pub use index::{Hits, Window};
+pub use index::{Hits, Live, Window};
 pub use query::{Query, Searchable};
 
 use crate::{
@@ -187,19 +187,16 @@ impl LiveSearch {
         self.inner.retention_ms.load(Ordering::Relaxed)
     }
 
-    /// `window` narrowed to vehicles that have not expired now, and the retention period it
-    /// used: every read of the index goes through here, so none can return an expired vehicle.
-    fn live_window(&self, window: Window) -> (Window, i64) {
+    /// What is live now, and the retention period it used: every read of the index goes
+    /// through here, so none can return an expired vehicle.
+    fn live_now(&self) -> Live {
         let retention_ms = self.retention_ms();
-        let cutoff_ms = Utc::now().timestamp_millis() - retention_ms;
-        let after_ms = window.after_ms.map_or(cutoff_ms, |a| a.max(cutoff_ms));
-        (
-            Window {
-                after_ms: Some(after_ms),
-                ..window
-            },
+        let now_ms = Utc::now().timestamp_millis();
+        Live {
+            cutoff_ms: now_ms - retention_ms,
+            now_ms,
             retention_ms,
-        )
+        }
     }
 
     /// Ranked matches, `offset`/`limit` paged, optionally only those that entered within
@@ -212,10 +209,8 @@ impl LiveSearch {
         limit: usize,
     ) -> SearchResult {
         let started = Instant::now();
-        let (window, retention_ms) = self.live_window(window);
-        let hits = self
-            .read()
-            .search(query, window, retention_ms, offset, limit);
+        let live = self.live_now();
+        let hits = self.read().search(query, window, live, offset, limit);
         SearchResult {
             hits,
             took_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -224,22 +219,22 @@ impl LiveSearch {
 
     /// The parked plates that differ from `plate` only by look-alike characters, from memory.
     pub fn similar_plates(&self, plate: &str) -> Vec<String> {
-        let (window, _) = self.live_window(Window::default());
-        self.read().similar_plates(plate, window)
+        self.read()
+            .similar_plates(plate, Window::default(), self.live_now())
     }
 
     /// The live vehicle with this plate, from memory (the index holds every plate).
     pub fn find_plate(&self, plate: &str) -> Option<Vehicle> {
-        let (window, retention_ms) = self.live_window(Window::default());
-        self.read().find_plate(plate, window, retention_ms)
+        self.read()
+            .find_plate(plate, Window::default(), self.live_now())
     }
 
     /// Keyset listing over the index (see `Index::list`), live vehicles only.
     pub fn list(&self, filter: &crate::store::VehicleFilter) -> Vec<Vehicle> {
-        let (window, retention_ms) = self.live_window(Window {
+        let window = Window {
             after_ms: filter.entered_after.map(|a| a.timestamp_millis()),
             before_ms: filter.entered_before.map(|b| b.timestamp_millis()),
-        });
+        };
         let descending = filter.order == crate::store::ListOrder::EntryDesc;
         let after = filter.after.map(|c| (c.entry_ms, c.id));
         self.read().list(
@@ -247,7 +242,7 @@ impl LiveSearch {
             descending,
             after,
             filter.limit as usize,
-            retention_ms,
+            self.live_now(),
         )
     }
 
@@ -279,11 +274,14 @@ impl LiveSearch {
             }
             for vehicle in rows {
                 let entry_ms = vehicle.entry_time.timestamp_millis();
-                // Only an entry older than all others moves the next expiry closer.
-                sooner |= index
-                    .oldest_entry_ms()
-                    .is_none_or(|oldest| entry_ms < oldest);
+                // Only an entry older than all others, or a hold (placed, changed or lifted),
+                // moves the next expiry closer.
+                sooner |= vehicle.hold.is_some()
+                    || index
+                        .oldest_entry_ms()
+                        .is_none_or(|oldest| entry_ms < oldest);
                 let previous = index.upsert(&vehicle);
+                sooner |= previous.as_ref().is_some_and(|p| p.hold.is_some());
                 // A change read twice (a reader catching up from an earlier position) is no
                 // news.
                 if previous.as_ref() == Some(&vehicle) {
@@ -350,8 +348,10 @@ impl LiveSearch {
 
     /// Vehicles parked now (expired ones never count).
     pub fn parked(&self) -> i64 {
-        let (window, retention_ms) = self.live_window(Window::default());
-        let total = self.read().search(None, window, retention_ms, 0, 0).total;
+        let total = self
+            .read()
+            .search(None, Window::default(), self.live_now(), 0, 0)
+            .total;
         i64::try_from(total).unwrap_or(i64::MAX)
     }
 
@@ -406,13 +406,14 @@ impl LiveSearch {
     /// Removes vehicles at the moment they expire and tells live searches, until `stop`.
     pub async fn sweep_expired(&self, stop: CancellationToken) {
         loop {
-            let now_ms = Utc::now().timestamp_millis();
-            let cutoff_ms = now_ms - self.retention_ms();
+            let Live {
+                now_ms, cutoff_ms, ..
+            } = self.live_now();
             // In slices, so that a retention cut that expires a million vehicles at once never
             // holds searches and reads up for long.
             let mut swept = false;
             loop {
-                let gone = self.write().remove_entered_by(cutoff_ms, SWEEP_SLICE);
+                let gone = self.write().remove_expired(cutoff_ms, now_ms, SWEEP_SLICE);
                 let done = gone.len() < SWEEP_SLICE;
                 swept |= !gone.is_empty();
                 self.publish_removed(gone);
@@ -428,8 +429,8 @@ impl LiveSearch {
             }
             let next = self
                 .read()
-                .oldest_entry_ms()
-                .map(|oldest| oldest + self.retention_ms() - now_ms);
+                .next_expiry_ms(self.retention_ms(), now_ms)
+                .map(|at| at - now_ms);
             // Wake at the next expiry (at most every 50 ms, at least every minute), or sooner
             // if a change may have brought it closer.
             let wait = next.unwrap_or(60_000).clamp(50, 60_000);

@@ -219,6 +219,12 @@ impl BackupService {
                 removed += 1;
             }
         }
+        if removed > 0 {
+            let day = crate::domain::day_of(now.timestamp_millis());
+            self.store
+                .count_backups_deleted(day, i64::try_from(removed).unwrap_or(i64::MAX))
+                .await?;
+        }
         Ok(removed)
     }
 }

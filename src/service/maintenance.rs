@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{BackupInfo, BackupService, BackupTrigger, ServiceError};
 use crate::{
     domain::{
-        AuditAction, AuditContext, FieldErrors, HOUR_MS, MAX_SERIES_HOURS, hour_of,
-        truncate_to_millis,
+        AuditAction, AuditContext, FieldErrors, HOUR_MS, MAX_SERIES_HOURS, PreviewHours,
+        PurgePreview, hour_of, preview_window, purge_preview, truncate_to_millis,
     },
     projection::Freshness,
     store::{BatchAudit, DeleteScope, FeedPosition, Store},
@@ -76,7 +76,7 @@ impl MaintenanceService {
             now,
         );
         let deleted = self
-            .delete_in_batches(DeleteScope::EnteredBy(cutoff), entry)
+            .delete_in_batches(DeleteScope::Expired { cutoff, now }, entry)
             .await?;
         self.metrics.purge_run(deleted);
         let audit_cutoff = now - self.audit_retention;
@@ -102,7 +102,21 @@ impl MaintenanceService {
         }
         let counts_before = hour_of(now.timestamp_millis()) - OCCUPANCY_KEEP_HOURS * HOUR_MS;
         self.store.purge_occupancy_before(counts_before).await?;
+        if deleted > 0 || unwatched.value > 0 {
+            self.scrub().await?;
+        }
+        // What the retention report states of the day: what is held after this run.
+        self.store.record_retention_state(now).await?;
         Ok(PurgeReport { deleted, cutoff })
+    }
+
+    /// What the purge will delete in the next `hours`, by hour, if the retention stays.
+    pub async fn purge_preview(&self, hours: PreviewHours) -> Result<PurgePreview, ServiceError> {
+        let now = truncate_to_millis(Utc::now());
+        let retention = self.store.retention().await?.period;
+        let (from_hour, until) = preview_window(now, hours);
+        let expiring = self.store.expiring_by_hour(until, from_hour).await?;
+        Ok(purge_preview(&expiring, now, hours, retention))
     }
 
     /// Deletes every vehicle. Refused unless `confirm` is true; with `backup` (the default) a
@@ -134,7 +148,18 @@ impl MaintenanceService {
             Utc::now(),
         );
         let deleted = self.delete_in_batches(DeleteScope::All, entry).await?;
+        if deleted > 0 {
+            self.scrub().await?;
+        }
         Ok(ClearReport { deleted, backup })
+    }
+
+    /// Deleted rows must be gone from the database's files before the run reports success.
+    async fn scrub(&self) -> Result<(), ServiceError> {
+        if !self.store.scrub().await? && !self.store.shared() {
+            tracing::warn!("deleted rows may stay in the WAL until the next checkpoint");
+        }
+        Ok(())
     }
 
     async fn delete_in_batches(

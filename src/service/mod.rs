@@ -7,6 +7,8 @@ mod keys;
 mod maintenance;
 mod occupancy;
 mod retention;
+mod retention_report;
+mod subjects;
 mod vehicles;
 mod watchlist;
 
@@ -17,5 +19,7 @@ pub use keys::{Caller, KeyService};
 pub use maintenance::{BATCH_SIZE, ClearReport, MaintenanceService, PurgeReport};
 pub use occupancy::{Occupancy, OccupancyService};
 pub use retention::RetentionService;
+pub use retention_report::RetentionReportService;
+pub use subjects::{BackupHolding, Erasure, SubjectAccess, SubjectService};
 pub use vehicles::{VehiclePage, VehicleService};
 pub use watchlist::WatchlistService;

@@ -10,8 +10,9 @@ use serde_json::json;
 use super::ServiceError;
 use crate::{
     domain::{
-        AuditAction, AuditContext, NewVehicle, NumberPlate, ParseContext, PhoneRegion,
-        Pseudonymizer, RawField, RawNewVehicle, Registered, Vehicle, VehicleChanges,
+        AuditAction, AuditContext, FieldErrors, NewHold, NewVehicle, NumberPlate, ParseContext,
+        PhoneRegion, Pseudonymizer, RawField, RawNewVehicle, Reason, Registered, Vehicle,
+        VehicleChanges,
     },
     projection::Freshness,
     search::LiveSearch,
@@ -118,6 +119,82 @@ impl VehicleService {
             .find_vehicle(&plate, Utc::now())
             .await?
             .ok_or(ServiceError::NotFound(NOT_FOUND))
+    }
+
+    /// A parked vehicle's phone number in full, for a caller who sees it masked. Audited with
+    /// the reason and the caller's key before it is returned.
+    pub async fn reveal(
+        &self,
+        plate: &str,
+        reason: RawField<'_>,
+        ctx: &AuditContext,
+    ) -> Result<Vehicle, ServiceError> {
+        let vehicle = self.find(plate).await?;
+        let reason = reason
+            .required()
+            .and_then(|raw| Reason::parse(raw, &vehicle))
+            .map_err(|message| FieldErrors::single("reason", message))?;
+        let plate = lookup_plate(&vehicle.number_plate)?;
+        let audit = ctx.entry(
+            AuditAction::VehiclePhoneRevealed,
+            Some(self.pseudonyms.plate(&plate)),
+            json!({ "reason": reason.as_str() }),
+            Utc::now(),
+        );
+        self.store.record_audit(&audit).await?;
+        Ok(vehicle)
+    }
+
+    /// Keeps a parked vehicle past its retention until `until` (at most a year), for a reason
+    /// that names nobody; replaces a hold it has. Audited with the reason and the end.
+    pub async fn hold(
+        &self,
+        plate: &str,
+        reason: RawField<'_>,
+        until: RawField<'_>,
+        ctx: &AuditContext,
+    ) -> Result<Vehicle, ServiceError> {
+        let vehicle = self.find(plate).await?;
+        let now = Utc::now();
+        let hold = NewHold::parse(reason.required(), until.required(), &vehicle, now)?;
+        let plate = lookup_plate(&vehicle.number_plate)?;
+        let audit = ctx.entry(
+            AuditAction::VehicleHeld,
+            Some(self.pseudonyms.plate(&plate)),
+            json!({
+                "reason": hold.reason.as_str(),
+                "until": hold.until.to_rfc3339_opts(SecondsFormat::Millis, true),
+            }),
+            now,
+        );
+        let written = self
+            .store
+            .hold_vehicle(&plate, &hold, now, &audit)
+            .await?
+            .ok_or(ServiceError::NotFound(NOT_FOUND))?;
+        self.freshness.caught_up(written.position).await;
+        Ok(written.value)
+    }
+
+    /// Lifts a parked vehicle's hold; one past its retention expires at once. Audited.
+    pub async fn lift_hold(&self, plate: &str, ctx: &AuditContext) -> Result<(), ServiceError> {
+        let plate = lookup_plate(plate)?;
+        let now = Utc::now();
+        let audit = ctx.entry(
+            AuditAction::VehicleHoldLifted,
+            Some(self.pseudonyms.plate(&plate)),
+            json!({}),
+            now,
+        );
+        let lifted =
+            self.store
+                .lift_hold(&plate, now, &audit)
+                .await?
+                .ok_or(ServiceError::NotFound(
+                    "no vehicle with this number plate is parked under a hold",
+                ))?;
+        self.freshness.caught_up(lifted.position).await;
+        Ok(())
     }
 
     /// Every parked vehicle, oldest entry first, read page by page as the caller consumes

@@ -12,18 +12,94 @@ macro_rules! retention_ms {
     };
 }
 
+/// The columns a `VehicleRow` reads, but for `retention_ms`.
+macro_rules! vehicle_columns {
+    () => {
+        "id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, \
+         hold_until_ms, hold_reason"
+    };
+}
+
+/// A vehicle row is live at `$now` (a placeholder of now, in ms): within its retention, or
+/// held past it. The one definition of liveness every read and deletion of vehicles uses.
+macro_rules! live_at {
+    ($now:literal) => {
+        concat!(
+            "(entry_ms > ",
+            $now,
+            " - ",
+            retention_ms!(),
+            " OR hold_until_ms > ",
+            $now,
+            ")"
+        )
+    };
+}
+
+/// The negation of `live_at!`: the row has expired and no hold keeps it.
+macro_rules! expired_at {
+    ($now:literal) => {
+        concat!(
+            "(entry_ms <= ",
+            $now,
+            " - ",
+            retention_ms!(),
+            " AND coalesce(hold_until_ms, 0) <= ",
+            $now,
+            ")"
+        )
+    };
+}
+
+/// When a vehicle row expires, in ms: the end of its retention, or of its hold if later
+/// (portable SQL: SQLite's `max` and PostgreSQL's `GREATEST` differ).
+macro_rules! expiry_ms {
+    () => {
+        concat!(
+            "(CASE WHEN hold_until_ms > entry_ms + ",
+            retention_ms!(),
+            " THEN hold_until_ms ELSE entry_ms + ",
+            retention_ms!(),
+            " END)"
+        )
+    };
+}
+
+/// The SET clause that lifts a hold at `$now`: a vehicle past its retention keeps a hold
+/// ending now, so that it expires (and is counted as expiring) at this moment, not back when
+/// its retention ended; any other loses its hold.
+macro_rules! lift_hold_columns {
+    ($now:literal) => {
+        concat!(
+            "hold_until_ms = CASE WHEN entry_ms <= ",
+            $now,
+            " - ",
+            retention_ms!(),
+            " THEN ",
+            $now,
+            " ELSE NULL END, ",
+            "hold_reason = CASE WHEN entry_ms <= ",
+            $now,
+            " - ",
+            retention_ms!(),
+            " THEN hold_reason ELSE NULL END"
+        )
+    };
+}
+
 /// Counts the vehicles a deletion is about to remove in the hourly occupancy, in the deletion's
 /// transaction: one whose retention has ended as an expiry in the hour it ended, any other as
-/// an exit now. `$now` is the placeholder of now (ms), `$scope` the deletion's condition (literals and `retention_ms!()`).
+/// an exit now. `$now` is the placeholder of now (ms), `$scope` the deletion's condition
+/// (literals and macros that expand to them).
 /// Both backends run it (PostgreSQL and SQLite share the upsert syntax).
 macro_rules! count_departures {
     ($now:literal, $($scope:expr),+) => {
         concat!(
             "INSERT INTO occupancy_hours (hour_ms, exits, expiries) ",
             "SELECT hour_ms, sum(1 - expired), sum(expired) FROM (SELECT ",
-            "CASE WHEN entry_ms <= ", $now, " - ", retention_ms!(), " THEN 1 ELSE 0 END AS expired, ",
-            "CASE WHEN entry_ms <= ", $now, " - ", retention_ms!(),
-            " THEN (entry_ms + ", retention_ms!(), ") / 3600000 * 3600000 ",
+            "CASE WHEN ", expired_at!($now), " THEN 1 ELSE 0 END AS expired, ",
+            "CASE WHEN ", expired_at!($now),
+            " THEN ", expiry_ms!(), " / 3600000 * 3600000 ",
             "ELSE ", $now, " / 3600000 * 3600000 END AS hour_ms ",
             "FROM vehicles WHERE ", $($scope),+, ") AS departing WHERE true GROUP BY hour_ms ",
             "ON CONFLICT (hour_ms) DO UPDATE SET exits = occupancy_hours.exits + excluded.exits, ",
@@ -74,7 +150,7 @@ mod feed;
 pub mod postgres;
 pub mod private_files;
 mod records;
-mod rows;
+pub(crate) mod rows;
 pub mod sqlite;
 mod traced;
 
@@ -84,13 +160,14 @@ use chrono::{DateTime, Utc};
 use std::{path::Path, sync::Arc};
 
 use crate::domain::{
-    AuditRecord, Capacity, HourCounts, NewAuditEntry, NewVehicle, NumberPlate, Registered,
-    RetentionPeriod, Vehicle, VehicleChanges, WatchEntry, WatchNote,
+    AuditRecord, Capacity, HourCounts, NewAuditEntry, NewHold, NewVehicle, NumberPlate, Registered,
+    RetentionPeriod, Subject, Vehicle, VehicleChanges, WatchEntry, WatchNote,
 };
 pub use feed::{Change, ChangeKind, Committed, FeedBatch, FeedPosition, pack_ids, unpack};
 pub use records::{
-    ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, InsertAudit, ListOrder, NewApiKey,
-    RetentionSetting, Revocation, VehicleCursor, VehicleFilter, WatchAudit,
+    ApiKeyRecord, AuditFilter, BatchAudit, DeleteScope, Erased, InsertAudit, ListOrder, NewApiKey,
+    RetentionDay, RetentionSetting, Revocation, SubjectRecords, VehicleCursor, VehicleFilter,
+    WatchAudit,
 };
 pub use traced::traced;
 
@@ -130,6 +207,8 @@ pub trait Store:
     + FeedStore
     + OccupancyStore
     + WatchlistStore
+    + SubjectStore
+    + RetentionLedger
 {
     /// Whether other servers write to this database too. When they do, what this process
     /// keeps in memory is a copy that may lag: point reads and key checks ask the database.
@@ -178,6 +257,23 @@ pub trait VehicleStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         audit: &NewAuditEntry,
     ) -> StoreResult<Option<Committed<Vehicle>>>;
+    /// Places (or replaces) a legal hold on a parked vehicle; `None` when there is none.
+    async fn hold_vehicle(
+        &self,
+        plate: &NumberPlate,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<Vehicle>>>;
+    /// Lifts the hold of a parked vehicle and returns its id; `None` when no parked vehicle
+    /// with this plate has one. A vehicle past its retention expires at once (counted as an
+    /// expiry now).
+    async fn lift_hold(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<i64>>>;
     /// Removes a parked vehicle and returns its id; `None` when there was none (or it had
     /// expired).
     async fn delete_vehicle(
@@ -298,6 +394,39 @@ pub trait WatchlistStore: Send + Sync + 'static {
     ) -> StoreResult<Committed<u64>>;
 }
 
+/// A person's records, for subject access and erasure. Unlike every other read, these see rows
+/// past their retention that the purge has not reached yet: they are still held.
+#[async_trait]
+pub trait SubjectStore: Send + Sync + 'static {
+    /// Every vehicle row with the subject's plate or phone number, and every watchlist entry
+    /// of the subject's plate or of those vehicles' plates.
+    async fn subject_records(&self, subject: &Subject) -> StoreResult<SubjectRecords>;
+    /// Deletes what `subject_records` finds, in one transaction that also writes `audit` (its
+    /// details get `vehicles` and `watchlist`, the counts), adds the count to the day's
+    /// erasures and counts the vehicles' departures in the occupancy.
+    async fn erase_subject(
+        &self,
+        subject: &Subject,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Committed<Erased>>;
+}
+
+/// What retention did each UTC day, for the signed retention report. Purged and erased rows
+/// are counted in the transactions that delete them.
+#[async_trait]
+pub trait RetentionLedger: Send + Sync + 'static {
+    /// Adds backup files deleted by rotation to the day starting at `day_ms`.
+    async fn count_backups_deleted(&self, day_ms: i64, deleted: i64) -> StoreResult<()>;
+    /// Records in the day of `now` what the database holds now: vehicles kept past their
+    /// retention by a hold, and the oldest entry time of any vehicle row.
+    async fn record_retention_state(&self, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The counts of the day starting at `day_ms` (zeros and no state for a day without any).
+    async fn retention_day(&self, day_ms: i64) -> StoreResult<RetentionDay>;
+    /// What the database holds now (`held`, `oldest_entry_ms` of `RetentionDay`).
+    async fn retention_state(&self, now: DateTime<Utc>) -> StoreResult<(i64, Option<i64>)>;
+}
+
 /// The audit trail.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
@@ -360,6 +489,19 @@ pub trait MaintenanceStore: Send + Sync + 'static {
     /// created, so it decides the permissions), without vehicles already expired at `now`,
     /// and verifies it.
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Makes what was deleted unreadable in the database's own files, as far as the backend
+    /// can: SQLite copies its zeroed pages into the file and empties the WAL (`false` when a
+    /// reader held it back). PostgreSQL has no equivalent: dead rows stay in its files until
+    /// vacuumed space is reused, so it answers `false` (see the README).
+    async fn scrub(&self) -> StoreResult<bool>;
+    /// How many vehicles the purge will have deleted by `until` if the retention stays as it
+    /// is, by the hour their retention ends (`hour_ms`, count), oldest first; vehicles already
+    /// expired count in `from_hour_ms` (the current hour).
+    async fn expiring_by_hour(
+        &self,
+        until: DateTime<Utc>,
+        from_hour_ms: i64,
+    ) -> StoreResult<Vec<(i64, i64)>>;
 }
 
 /// The change feed (see `feed`).

@@ -100,8 +100,12 @@ pub struct WatchAudit {
 /// Which vehicles a bulk deletion removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteScope {
-    /// Vehicles that entered at or before this instant: expired ones.
-    EnteredBy(DateTime<Utc>),
+    /// Vehicles expired at `now` (they entered at or before `cutoff`, and no hold keeps
+    /// them).
+    Expired {
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
     All,
 }
 
@@ -124,4 +128,31 @@ pub struct AuditFilter {
     pub entity_ids: Vec<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+}
+
+/// Every record held about a subject.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectRecords {
+    /// With `expires_at` as the retention in force makes it; past ones wait for the purge.
+    pub vehicles: Vec<crate::domain::Vehicle>,
+    pub watchlist: Vec<crate::domain::WatchEntry>,
+}
+
+/// What an erasure deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub vehicles: u64,
+    pub watchlist: u64,
+}
+
+/// One UTC day of the retention ledger.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionDay {
+    pub purged: i64,
+    pub erased: i64,
+    pub backups_deleted: i64,
+    /// Vehicles held past their retention, as last recorded that day (`None`: never).
+    pub held: Option<i64>,
+    /// The oldest entry time of any vehicle row, as last recorded that day.
+    pub oldest_entry_ms: Option<i64>,
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{AuditRecord, Role, Vehicle, WatchEntry};
+use crate::domain::{AuditRecord, Role, Vehicle, VehicleHold, WatchEntry, expiry};
 
 use super::ApiKeyRecord;
 
@@ -21,20 +21,33 @@ pub(crate) struct VehicleRow {
     pub entry_ms: i64,
     pub created_ms: i64,
     pub updated_ms: i64,
+    pub hold_until_ms: Option<i64>,
+    pub hold_reason: Option<String>,
     pub retention_ms: i64,
+}
+
+/// The hold stored in a row's two hold columns.
+pub(crate) fn hold_of(until_ms: Option<i64>, reason: Option<String>) -> Option<VehicleHold> {
+    Some(VehicleHold {
+        until: from_ms(until_ms?),
+        reason: reason.unwrap_or_default(),
+    })
 }
 
 impl From<VehicleRow> for Vehicle {
     fn from(row: VehicleRow) -> Self {
+        let hold = hold_of(row.hold_until_ms, row.hold_reason);
+        let entry_time = from_ms(row.entry_ms);
         Vehicle {
             id: row.id,
             number_plate: row.number_plate,
             contact_name: row.contact_name,
             phone_number: row.phone_number,
-            entry_time: from_ms(row.entry_ms),
-            expires_at: from_ms(row.entry_ms.saturating_add(row.retention_ms)),
+            expires_at: expiry(entry_time, row.retention_ms, hold.as_ref()),
+            entry_time,
             created_at: from_ms(row.created_ms),
             updated_at: from_ms(row.updated_ms),
+            hold,
         }
     }
 }
@@ -61,7 +74,7 @@ impl From<KeyRow> for ApiKeyRecord {
             name: row.name,
             // The table's CHECK constraint admits only known role names; the least
             // privileged role is the safe reading of anything else.
-            role: row.role.parse().unwrap_or(Role::Operator),
+            role: row.role.parse().unwrap_or(Role::Viewer),
             created_at: from_ms(row.created_ms),
             expires_at: row.expires_ms.map(from_ms),
             last_used_at: row.last_used_ms.map(from_ms),

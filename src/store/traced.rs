@@ -12,14 +12,15 @@ use tracing::Instrument;
 
 use super::{
     ApiKeyRecord, AuditFilter, AuditStore, BatchAudit, Claim, ClaimKind, Committed, DeleteScope,
-    FeedBatch, FeedPosition, FeedStore, InsertAudit, KeyStore, Lease, MaintenanceStore, NewApiKey,
-    OccupancyStore, RetentionSetting, Revocation, SettingsStore, Store, StoreResult, VehicleCursor,
-    VehicleStore, WatchAudit, WatchlistStore,
+    Erased, FeedBatch, FeedPosition, FeedStore, InsertAudit, KeyStore, Lease, MaintenanceStore,
+    NewApiKey, OccupancyStore, RetentionDay, RetentionLedger, RetentionSetting, Revocation,
+    SettingsStore, Store, StoreResult, SubjectRecords, SubjectStore, VehicleCursor, VehicleStore,
+    WatchAudit, WatchlistStore,
 };
 use crate::{
     domain::{
-        AuditRecord, Capacity, HourCounts, NewAuditEntry, NewVehicle, NumberPlate, Registered,
-        RetentionPeriod, Vehicle, VehicleChanges, WatchEntry, WatchNote,
+        AuditRecord, Capacity, HourCounts, NewAuditEntry, NewHold, NewVehicle, NumberPlate,
+        Registered, RetentionPeriod, Subject, Vehicle, VehicleChanges, WatchEntry, WatchNote,
     },
     telemetry::traces::SPANS,
 };
@@ -103,6 +104,15 @@ traced_impl!(VehicleStore {
         now: DateTime<Utc>,
         audit: &NewAuditEntry
     ) -> StoreResult<Option<Committed<Vehicle>>>;
+    fn hold_vehicle(
+        &self,
+        plate: &NumberPlate,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry
+    ) -> StoreResult<Option<Committed<Vehicle>>>;
+    fn lift_hold(&self, plate: &NumberPlate, now: DateTime<Utc>, audit: &NewAuditEntry)
+        -> StoreResult<Option<Committed<i64>>>;
     fn delete_vehicle(&self, plate: &NumberPlate, now: DateTime<Utc>, audit: &NewAuditEntry)
         -> StoreResult<Option<Committed<i64>>>;
 });
@@ -147,6 +157,19 @@ traced_impl!(WatchlistStore {
     fn purge_watch(&self, now: DateTime<Utc>, audit: &NewAuditEntry) -> StoreResult<Committed<u64>>;
 });
 
+traced_impl!(SubjectStore {
+    fn subject_records(&self, subject: &Subject) -> StoreResult<SubjectRecords>;
+    fn erase_subject(&self, subject: &Subject, now: DateTime<Utc>, audit: &NewAuditEntry)
+        -> StoreResult<Committed<Erased>>;
+});
+
+traced_impl!(RetentionLedger {
+    fn count_backups_deleted(&self, day_ms: i64, deleted: i64) -> StoreResult<()>;
+    fn record_retention_state(&self, now: DateTime<Utc>) -> StoreResult<()>;
+    fn retention_day(&self, day_ms: i64) -> StoreResult<RetentionDay>;
+    fn retention_state(&self, now: DateTime<Utc>) -> StoreResult<(i64, Option<i64>)>;
+});
+
 traced_impl!(AuditStore {
     fn audit_secret(&self) -> StoreResult<Vec<u8>>;
     fn record_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
@@ -161,6 +184,9 @@ traced_impl!(MaintenanceStore {
     fn delete_vehicles_batch(&self, scope: DeleteScope, limit: u32, audit: &mut BatchAudit)
         -> StoreResult<Committed<Vec<i64>>>;
     fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()>;
+    fn scrub(&self) -> StoreResult<bool>;
+    fn expiring_by_hour(&self, until: DateTime<Utc>, from_hour_ms: i64)
+        -> StoreResult<Vec<(i64, i64)>>;
 });
 
 traced_impl!(FeedStore {

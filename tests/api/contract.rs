@@ -78,10 +78,7 @@ async fn the_contract_and_the_openapi_document_list_the_same_routes() {
         })
         .collect();
     let (built, planned) = contract_routes();
-    assert!(
-        built.len() >= 20 && planned.len() >= 5,
-        "{built:?} {planned:?}"
-    );
+    assert!(built.len() >= 20, "{built:?}");
     let documented: BTreeSet<String> = built
         .iter()
         .filter(|route| !OUTSIDE_THE_DOCUMENT.contains(&route.as_str()))

@@ -176,6 +176,31 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
         .await
         .unwrap();
     assert_eq!(got.status(), 200);
+    // The privacy officer's routes (§9) log nothing personal either.
+    let until = (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339();
+    for (path, body) in [
+        (
+            "/api/v1/vehicles/qx99log/reveal",
+            json!({"reason": "blocks the exit"}),
+        ),
+        (
+            "/api/v1/vehicles/QX99%20LOG/hold",
+            json!({"reason": "court order", "until": until}),
+        ),
+        (
+            "/api/v1/subjects/search",
+            json!({"number_plate": "QX99 LOG"}),
+        ),
+    ] {
+        let answered = client
+            .post(server.url(path))
+            .header("X-API-Key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answered.status(), 200, "{path}");
+    }
     let bad = json!({"number_plate": "QX99LOG", "contact_name": "Zebediah\u{1}Quux", "phone_number": "+44 20 7946 0321 1"});
     assert_eq!(register(&client, &server, KEY, &bad).await.status(), 422);
     let url = server.url(&format!("/api/v1/vehicles?q=Zebediah&api_key={KEY}"));
@@ -200,6 +225,31 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
         401
     );
 
+    let erased = client
+        .post(server.url("/api/v1/subjects/erase"))
+        .header("X-API-Key", KEY)
+        .json(&json!({"phone_number": "020 7946 0321", "confirm": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200);
+    // The audit trail is scanned with the logs.
+    let audit = get_json(&client, &server, "/api/v1/audit?limit=500").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "vehicle.phone_revealed",
+        "vehicle.held",
+        "subject.searched",
+        "subject.erased",
+    ] {
+        assert!(actions.contains(&action), "{action} not audited");
+    }
+
     let (code, stdout, _) = server.stop().await;
     assert_eq!(code, Some(0), "SIGTERM ends the process cleanly");
     let events: Vec<Value> = stdout
@@ -219,15 +269,15 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
         .iter()
         .filter(|e| e["message"] == "request completed")
         .count();
-    assert_eq!(requests, 5);
-    let all = stdout.join("\n");
+    assert_eq!(requests, 10);
+    let all = format!("{}\n{audit}", stdout.join("\n"));
     for secret in [
         KEY,
         "pk_wrong-key-123",
         "Zebediah",
         "Quux",
-        "7911654321",
-        "654321",
+        "2079460321",
+        "9460321",
         "QX99",
         "qx99",
     ] {

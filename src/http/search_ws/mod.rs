@@ -16,7 +16,7 @@ use slots::Refusal;
 use crate::{
     app::AppState,
     error::{ApiError, Problem},
-    http::{api_guard::Bucket, auth::Operator},
+    http::{api_guard::Bucket, auth::Viewer},
 };
 
 /// Bytes read from the socket at a time; larger messages still arrive whole.
@@ -44,7 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("api_key" = []), ("bearer" = [])))]
 async fn live_search(
     State(state): State<AppState>,
-    Operator(caller): Operator,
+    Viewer(caller): Viewer,
     bucket: Option<axum::Extension<Bucket>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -78,6 +78,7 @@ async fn live_search(
             let bucket = bucket.map(|axum::Extension(Bucket(b))| b);
             let owner = session::Owner {
                 key_id: caller.key_id,
+                role: caller.role,
                 expires_at: caller.expires_at,
                 authenticated_at,
                 bucket,

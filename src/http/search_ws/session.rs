@@ -64,6 +64,8 @@ enum End {
 /// life, not only at the upgrade.
 pub struct Owner {
     pub key_id: i64,
+    /// What the connection's frames are shaped for (phone numbers masked for viewers).
+    pub role: Role,
     /// When the key stops working; the connection closes then.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub authenticated_at: Instant,
@@ -74,6 +76,7 @@ pub struct Owner {
 
 struct Session {
     state: AppState,
+    role: Role,
     queue: mpsc::Sender<Message>,
     subscription: Option<Subscription>,
     bucket: Option<String>,
@@ -89,6 +92,7 @@ pub async fn run(socket: WebSocket, state: AppState, owner: Owner) {
     let mut keys = state.keys.active_keys();
     let mut session = Session {
         state,
+        role: owner.role,
         queue,
         subscription: None,
         bucket: owner.bucket,
@@ -128,9 +132,12 @@ pub async fn run(socket: WebSocket, state: AppState, owner: Owner) {
                 let active = keys.borrow_and_update().clone();
                 // A read that began before this connection authenticated may not know its key.
                 if active.taken_at > owner.authenticated_at
-                    && !active.allows(owner.key_id, Role::Operator)
+                    && !active.holds(owner.key_id, owner.role)
                 {
-                    Err(End::Close(POLICY_VIOLATION, "the API key was revoked or has expired"))
+                    Err(End::Close(
+                        POLICY_VIOLATION,
+                        "the API key was revoked, has expired or changed role",
+                    ))
                 } else {
                     Ok(())
                 }
@@ -256,11 +263,12 @@ impl Session {
                         message: &message,
                     });
                 }
-                self.subscription = Some(Subscription {
-                    id,
-                    query: Query::parse(&query),
-                    limit,
-                });
+                let mut query = Query::parse(&query);
+                if let Some(query) = query.as_mut().filter(|_| self.role.sees_masked_phones()) {
+                    // Matching digits a viewer cannot see would reveal them, a search at a time.
+                    query.digits = None;
+                }
+                self.subscription = Some(Subscription { id, query, limit });
                 self.send_results()
             }
             Err(error) => self.send_frame(&ServerFrame::Error {
@@ -303,7 +311,7 @@ impl Session {
                 .hits
                 .items
                 .into_iter()
-                .map(VehicleBody::from)
+                .map(|v| VehicleBody::shown_to(v, self.role))
                 .collect(),
             total: found.hits.total,
             took_us: found.took_us,
@@ -321,7 +329,7 @@ impl Session {
             }
             Ok(VehicleEvent::Alert { vehicle, note }) => {
                 return self.send_frame(&ServerFrame::Alert {
-                    vehicle: VehicleBody::from(Vehicle::clone(vehicle)),
+                    vehicle: VehicleBody::shown_to(Vehicle::clone(vehicle), self.role),
                     note,
                 });
             }
@@ -334,7 +342,7 @@ impl Session {
             Ok(VehicleEvent::Occupancy { .. } | VehicleEvent::Alert { .. }) => Ok(()),
             Ok(VehicleEvent::Upserted { vehicle, previous }) => {
                 if sub.matches(&vehicle) {
-                    let body = VehicleBody::from(Vehicle::clone(&vehicle));
+                    let body = VehicleBody::shown_to(Vehicle::clone(&vehicle), self.role);
                     self.send_frame(&ServerFrame::Added {
                         id: &sub.id,
                         vehicle: body,

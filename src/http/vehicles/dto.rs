@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    domain::{RawNewVehicle, Registered, Vehicle},
+    domain::{RawNewVehicle, Registered, Role, Vehicle, mask_phone},
     http::extract::JsonText,
 };
 
@@ -19,18 +19,32 @@ pub struct VehicleBody {
     pub number_plate: String,
     #[schema(example = "Ada Lovelace")]
     pub contact_name: String,
-    /// E.164.
+    /// E.164; for `viewer` keys masked to the country code and last three digits
+    /// (`+44•••••••958`).
     #[schema(example = "+442079460958")]
     pub phone_number: String,
     #[serde(serialize_with = "rfc3339")]
     pub entry_timestamp: DateTime<Utc>,
-    /// `entry_timestamp` plus the retention period in force now.
+    /// `entry_timestamp` plus the retention period in force now, or the end of a hold that
+    /// keeps it longer.
     #[serde(serialize_with = "rfc3339")]
     pub expires_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// Present only while an admin keeps the vehicle past its retention (a legal hold).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldBody>,
+}
+
+/// A legal hold: the vehicle is kept until `until` whatever the retention period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldBody {
+    #[schema(example = "police request 2026/114")]
+    pub reason: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub until: DateTime<Utc>,
 }
 
 /// RFC 3339 in UTC with the precision stored (milliseconds, omitted when zero). Formatted into
@@ -45,6 +59,17 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+impl VehicleBody {
+    /// The vehicle as `role` may see it: a viewer gets the phone number masked.
+    pub fn shown_to(vehicle: Vehicle, role: Role) -> Self {
+        let mut body = Self::from(vehicle);
+        if role.sees_masked_phones() {
+            body.phone_number = mask_phone(&body.phone_number);
+        }
+        body
+    }
+}
+
 impl From<Vehicle> for VehicleBody {
     fn from(v: Vehicle) -> Self {
         Self {
@@ -56,6 +81,10 @@ impl From<Vehicle> for VehicleBody {
             expires_at: v.expires_at,
             created_at: v.created_at,
             updated_at: v.updated_at,
+            hold: v.hold.map(|h| HoldBody {
+                reason: h.reason,
+                until: h.until,
+            }),
         }
     }
 }

@@ -3,7 +3,9 @@
 mod cursor;
 pub mod dto;
 mod export;
+mod hold;
 mod params;
+mod reveal;
 
 use axum::{
     extract::State,
@@ -21,7 +23,7 @@ use crate::{
     app::AppState,
     error::{ApiError, Problem},
     http::{
-        auth::Operator,
+        auth::{Operator, Viewer},
         extract::{JsonBody, JsonText, PlatePath, RawQuery},
     },
 };
@@ -31,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register_vehicle, list_vehicles))
         .routes(routes!(export::export_vehicles))
         .routes(routes!(get_vehicle, update_vehicle, delete_vehicle))
+        .routes(routes!(reveal::reveal_phone))
+        .routes(routes!(hold::place_hold, hold::lift_hold))
 }
 
 /// Registers a vehicle as it enters the car park.
@@ -85,9 +89,10 @@ async fn register_vehicle(
 )]
 async fn list_vehicles(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Viewer,
     RawQuery(query): RawQuery<ListParams>,
 ) -> Result<axum::Json<VehicleList>, ApiError> {
+    let role = caller.role();
     let (items, next) = match params::parse(&query)? {
         Listing::Keyset(filter) => {
             let order = filter.order;
@@ -95,11 +100,15 @@ async fn list_vehicles(
             (page.items, page.next.map(|c| PageCursor::Keyset(order, c)))
         }
         Listing::Ranked {
-            query,
+            mut query,
             window,
             offset,
             limit,
         } => {
+            if role.sees_masked_phones() {
+                // Matching digits a viewer cannot see would reveal them, a search at a time.
+                query.digits = None;
+            }
             let found = state
                 .live
                 .search(Some(&query), window, offset, limit as usize)
@@ -112,7 +121,10 @@ async fn list_vehicles(
         }
     };
     Ok(axum::Json(VehicleList {
-        items: items.into_iter().map(VehicleBody::from).collect(),
+        items: items
+            .into_iter()
+            .map(|v| VehicleBody::shown_to(v, role))
+            .collect(),
         next_cursor: next.map(cursor::encode),
     }))
 }
@@ -130,10 +142,11 @@ async fn list_vehicles(
 )]
 async fn get_vehicle(
     State(state): State<AppState>,
-    Operator(_caller): Operator,
+    caller: Viewer,
     PlatePath(plate): PlatePath,
 ) -> Result<axum::Json<VehicleBody>, ApiError> {
-    Ok(axum::Json(state.vehicles.find(&plate).await?.into()))
+    let vehicle = state.vehicles.find(&plate).await?;
+    Ok(axum::Json(VehicleBody::shown_to(vehicle, caller.role())))
 }
 
 /// Changes the contact name and/or phone number of a parked vehicle.

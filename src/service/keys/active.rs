@@ -29,6 +29,12 @@ impl ActiveKeys {
             .get(&id)
             .is_some_and(|role| role.allows(required))
     }
+
+    /// Whether key `id` is active with exactly `role`: what an open connection, shaped for
+    /// the role it was opened with, keeps checking.
+    pub fn holds(&self, id: i64, role: Role) -> bool {
+        self.roles.get(&id) == Some(&role)
+    }
 }
 
 /// Publishes `ActiveKeys`; subscribers wake only when the set itself changes.

@@ -15,7 +15,7 @@ use sqlx::{
 use super::PostgresStore;
 use crate::store::{StoreResult, sqlite};
 
-/// Rows moved per statement (at most 9 columns: well under SQLite's parameter limit).
+/// Rows moved per statement (at most 11 columns: well under SQLite's parameter limit).
 const CHUNK: i64 = 2_000;
 
 impl PostgresStore {
@@ -109,7 +109,7 @@ pub(super) enum Kind {
 }
 
 /// The tables a backup holds besides the settings row, with their columns in order.
-pub(super) const TABLES: [Table; 5] = [
+pub(super) const TABLES: [Table; 6] = [
     Table {
         name: "api_keys",
         key: "id",
@@ -147,9 +147,11 @@ pub(super) const TABLES: [Table; 5] = [
         name: "vehicles",
         key: "id",
         columns: "id, number_plate, plate_folded, contact_name, name_folded, phone_number, \
-                  entry_ms, created_ms, updated_ms",
-        // Expired vehicles never reach a backup.
-        filter: "AND entry_ms > $3",
+                  entry_ms, created_ms, updated_ms, hold_until_ms, hold_reason",
+        // Expired vehicles never reach a backup; held ones do. Now is the cut-off plus the
+        // retention of the same snapshot.
+        filter: "AND (entry_ms > $3 OR hold_until_ms > $3 + \
+                 (SELECT retention_hours FROM system_config WHERE id = 1) * 3600000)",
         kinds: &[
             Kind::Int,
             Kind::Text,
@@ -160,6 +162,8 @@ pub(super) const TABLES: [Table; 5] = [
             Kind::Int,
             Kind::Int,
             Kind::Int,
+            Kind::OptInt,
+            Kind::OptText,
         ],
     },
     Table {
@@ -182,6 +186,20 @@ pub(super) const TABLES: [Table; 5] = [
             Kind::Text,
             Kind::Int,
             Kind::Int,
+        ],
+    },
+    Table {
+        name: "retention_days",
+        key: "day_ms",
+        columns: "day_ms, purged, erased, backups_deleted, held, oldest_entry_ms",
+        filter: "AND $3::bigint IS NOT NULL",
+        kinds: &[
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::Int,
+            Kind::OptInt,
+            Kind::OptInt,
         ],
     },
 ];

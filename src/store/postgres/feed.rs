@@ -149,10 +149,12 @@ impl FeedStore for PostgresStore {
             return Ok(Vec::new());
         }
         let rows: Vec<VehicleRow> = sqlx::query_as(concat!(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
-            " AS retention_ms FROM vehicles WHERE id = ANY($2) AND entry_ms > $1 - ",
-            retention_ms!()
+            " AS retention_ms FROM vehicles WHERE id = ANY($2) AND ",
+            live_at!("$1")
         ))
         .bind(now.timestamp_millis())
         .bind(ids)

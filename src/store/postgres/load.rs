@@ -43,8 +43,8 @@ impl PostgresStore {
             .await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "TRUNCATE vehicles, audit_logs, api_keys, occupancy_hours, watchlist, changes, \
-             feed_readers",
+            "TRUNCATE vehicles, audit_logs, api_keys, occupancy_hours, watchlist, retention_days, \
+             changes, feed_readers",
         )
         .execute(&mut *tx)
         .await?;

@@ -37,25 +37,31 @@ impl MaintenanceStore for PostgresStore {
         // is deleted, and counted, once.
         // With each id its entry time, for the occupancy counts.
         let chosen = match scope {
-            DeleteScope::EnteredBy(cutoff) => sqlx::query_as(
-                "SELECT id, entry_ms FROM vehicles WHERE entry_ms <= $1 \
+            DeleteScope::Expired { cutoff, now } => sqlx::query_as(
+                "SELECT id, entry_ms, hold_until_ms FROM vehicles WHERE entry_ms <= $1 \
+                 AND coalesce(hold_until_ms, 0) <= $3 \
                  ORDER BY entry_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED",
             )
             .bind(cutoff.timestamp_millis())
-            .bind(i64::from(limit)),
+            .bind(i64::from(limit))
+            .bind(now.timestamp_millis()),
             DeleteScope::All => sqlx::query_as(
-                "SELECT id, entry_ms FROM vehicles ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "SELECT id, entry_ms, hold_until_ms FROM vehicles ORDER BY id LIMIT $1 \
+                 FOR UPDATE SKIP LOCKED",
             )
             .bind(i64::from(limit)),
         };
-        let chosen: Vec<(i64, i64)> = chosen.fetch_all(&mut *tx).await?;
+        let chosen: Vec<(i64, i64, Option<i64>)> = chosen.fetch_all(&mut *tx).await?;
         if chosen.is_empty() {
             return Ok(Committed {
                 value: Vec::new(),
                 position: FeedPosition::default(),
             });
         }
-        let (ids, entries): (Vec<i64>, Vec<i64>) = chosen.into_iter().unzip();
+        let (ids, entries): (Vec<i64>, Vec<(i64, Option<i64>)>) = chosen
+            .into_iter()
+            .map(|(id, entry_ms, hold_until)| (id, (entry_ms, hold_until)))
+            .unzip();
         let retention_ms: i64 = sqlx::query_scalar(concat!("SELECT ", retention_ms!()))
             .fetch_one(&mut *tx)
             .await?;
@@ -66,6 +72,9 @@ impl MaintenanceStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         let deleted = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        if matches!(scope, DeleteScope::Expired { .. }) {
+            super::ledger::count(&mut tx, Utc::now().timestamp_millis(), deleted, 0, 0).await?;
+        }
         let new_id = match run.id {
             None => {
                 let mut entry = run.entry.clone();
@@ -100,5 +109,31 @@ impl MaintenanceStore for PostgresStore {
 
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
         self.export_backup(target, now).await
+    }
+
+    async fn scrub(&self) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    async fn expiring_by_hour(
+        &self,
+        until: DateTime<Utc>,
+        from_hour_ms: i64,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT GREATEST(",
+            expiry_ms!(),
+            " / 3600000 * 3600000, $2) AS hour_ms, count(*) FROM vehicles ",
+            // A vehicle expired by `until` entered a retention period before it at the latest.
+            "WHERE entry_ms <= $1 - ",
+            retention_ms!(),
+            " AND ",
+            expiry_ms!(),
+            " <= $1 GROUP BY hour_ms ORDER BY hour_ms"
+        ))
+        .bind(until.timestamp_millis())
+        .bind(from_hour_ms)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -7,10 +7,12 @@ mod backup;
 mod claims;
 mod feed;
 mod keys;
+mod ledger;
 mod load;
 mod maintenance;
 mod occupancy;
 mod settings;
+mod subjects;
 mod vehicles;
 mod watchlist;
 

@@ -60,14 +60,20 @@ impl OccupancyStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         let expired: Vec<(i64, i64)> = sqlx::query_as(concat!(
-            "SELECT (entry_ms + ",
-            retention_ms!(),
-            ") / 3600000 * 3600000 AS hour_ms, count(*) FROM vehicles ",
+            "SELECT ",
+            expiry_ms!(),
+            " / 3600000 * 3600000 AS hour_ms, count(*) FROM vehicles ",
+            // Expired at all means entered a retention period ago at least: the entry-time
+            // index narrows the rows; only held ones can have expired later than that.
             "WHERE entry_ms <= $1 - ",
             retention_ms!(),
-            " AND entry_ms >= $2 - ",
+            " AND (entry_ms >= $2 - ",
             retention_ms!(),
-            " GROUP BY hour_ms"
+            " OR hold_until_ms IS NOT NULL) AND ",
+            expiry_ms!(),
+            " <= $1 AND ",
+            expiry_ms!(),
+            " >= $2 GROUP BY hour_ms"
         ))
         .bind(now.timestamp_millis())
         .bind(since_ms)

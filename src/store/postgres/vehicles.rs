@@ -6,7 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{PostgresStore, feed, from_ms, insert_audit};
 use crate::{
-    domain::{NewAuditEntry, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges},
+    domain::{
+        NewAuditEntry, NewHold, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges,
+    },
     store::{
         ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
         rows::VehicleRow,
@@ -18,10 +20,12 @@ use crate::{
 macro_rules! select_live {
     ($rest:literal) => {
         concat!(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
-            " AS retention_ms FROM vehicles WHERE entry_ms > $1 - ",
-            retention_ms!(),
+            " AS retention_ms FROM vehicles WHERE ",
+            live_at!("$1"),
             " ",
             $rest
         )
@@ -44,20 +48,16 @@ impl VehicleStore for PostgresStore {
         count_departures(
             &mut tx,
             [
-                count_departed_entries!("number_plate = $2 AND entry_ms <= $1 - ", retention_ms!()),
-                count_departures!(
-                    "$1",
-                    "number_plate = $2 AND entry_ms <= $1 - ",
-                    retention_ms!()
-                ),
+                count_departed_entries!("number_plate = $2 AND ", expired_at!("$1")),
+                count_departures!("$1", "number_plate = $2 AND ", expired_at!("$1")),
             ],
             now_ms,
             vehicle.plate.as_str(),
         )
         .await?;
         let mut changed: Vec<i64> = sqlx::query_scalar(concat!(
-            "DELETE FROM vehicles WHERE number_plate = $1 AND entry_ms <= $2 - ",
-            retention_ms!(),
+            "DELETE FROM vehicles WHERE number_plate = $1 AND ",
+            expired_at!("$2"),
             " RETURNING id"
         ))
         .bind(vehicle.plate.as_str())
@@ -66,6 +66,7 @@ impl VehicleStore for PostgresStore {
         .await?;
         if !changed.is_empty() {
             insert_audit(&mut tx, &audit.replaced_expired).await?;
+            super::ledger::count(&mut tx, now_ms, changed.len() as i64, 0, 0).await?;
         }
         // A registration of the same plate by another instance waits here for that one to
         // commit, then finds the plate taken.
@@ -91,8 +92,8 @@ impl VehicleStore for PostgresStore {
         changed.push(id);
         let similar_plates: Vec<String> = sqlx::query_scalar(concat!(
             "SELECT number_plate FROM vehicles WHERE plate_folded = $2 AND number_plate <> $3 ",
-            "AND entry_ms > $1 - ",
-            retention_ms!(),
+            "AND ",
+            live_at!("$1"),
             " ORDER BY number_plate"
         ))
         .bind(now_ms)
@@ -116,6 +117,7 @@ impl VehicleStore for PostgresStore {
                     expires_at: entry + TimeDelta::milliseconds(retention_ms),
                     created_at: at,
                     updated_at: at,
+                    hold: None,
                 },
                 similar_plates,
             },
@@ -144,11 +146,13 @@ impl VehicleStore for PostgresStore {
     ) -> StoreResult<Vec<Vehicle>> {
         let (after_entry, after_id) = after.map_or((i64::MIN, i64::MIN), |c| (c.entry_ms, c.id));
         let rows: Vec<VehicleRow> = sqlx::query_as(concat!(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
-            " AS retention_ms FROM vehicles WHERE entry_ms >= greatest($2, $1 - ",
-            retention_ms!(),
-            " + 1) AND (entry_ms, id) > ($2, $3) ORDER BY entry_ms, id LIMIT $4"
+            " AS retention_ms FROM vehicles WHERE (entry_ms, id) > ($2, $3) AND ",
+            live_at!("$1"),
+            " ORDER BY entry_ms, id LIMIT $4"
         ))
         .bind(now.timestamp_millis())
         .bind(after_entry)
@@ -171,10 +175,11 @@ impl VehicleStore for PostgresStore {
         let row: Option<VehicleRow> = sqlx::query_as(concat!(
             "UPDATE vehicles SET contact_name = COALESCE($3, contact_name), ",
             "name_folded = COALESCE($4, name_folded), phone_number = COALESCE($5, phone_number), ",
-            "updated_ms = $1 WHERE number_plate = $2 AND entry_ms > $1 - ",
-            retention_ms!(),
-            " RETURNING id, number_plate, contact_name, phone_number, entry_ms, created_ms, ",
-            "updated_ms, ",
+            "updated_ms = $1 WHERE number_plate = $2 AND ",
+            live_at!("$1"),
+            " RETURNING ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
             " AS retention_ms"
         ))
@@ -197,6 +202,71 @@ impl VehicleStore for PostgresStore {
         }))
     }
 
+    async fn hold_vehicle(
+        &self,
+        plate: &NumberPlate,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<Vehicle>>> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<VehicleRow> = sqlx::query_as(concat!(
+            "UPDATE vehicles SET hold_until_ms = $3, hold_reason = $4 WHERE number_plate = $2 AND ",
+            live_at!("$1"),
+            " RETURNING ",
+            vehicle_columns!(),
+            ", ",
+            retention_ms!(),
+            " AS retention_ms"
+        ))
+        .bind(now.timestamp_millis())
+        .bind(plate.as_str())
+        .bind(hold.until.timestamp_millis())
+        .bind(hold.reason.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        insert_audit(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![row.id]), now).await?;
+        tx.commit().await?;
+        Ok(Some(Committed {
+            value: row.into(),
+            position,
+        }))
+    }
+
+    async fn lift_hold(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<i64>>> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(concat!(
+            "UPDATE vehicles SET ",
+            lift_hold_columns!("$1"),
+            " WHERE number_plate = $2 AND hold_until_ms IS NOT NULL AND ",
+            live_at!("$1"),
+            " RETURNING id"
+        ))
+        .bind(now.timestamp_millis())
+        .bind(plate.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        insert_audit(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![id]), now).await?;
+        tx.commit().await?;
+        Ok(Some(Committed {
+            value: id,
+            position,
+        }))
+    }
+
     async fn delete_vehicle(
         &self,
         plate: &NumberPlate,
@@ -207,20 +277,16 @@ impl VehicleStore for PostgresStore {
         count_departures(
             &mut tx,
             [
-                count_departed_entries!("number_plate = $2 AND entry_ms > $1 - ", retention_ms!()),
-                count_departures!(
-                    "$1",
-                    "number_plate = $2 AND entry_ms > $1 - ",
-                    retention_ms!()
-                ),
+                count_departed_entries!("number_plate = $2 AND ", live_at!("$1")),
+                count_departures!("$1", "number_plate = $2 AND ", live_at!("$1")),
             ],
             now.timestamp_millis(),
             plate.as_str(),
         )
         .await?;
         let id: Option<i64> = sqlx::query_scalar(concat!(
-            "DELETE FROM vehicles WHERE number_plate = $2 AND entry_ms > $1 - ",
-            retention_ms!(),
+            "DELETE FROM vehicles WHERE number_plate = $2 AND ",
+            live_at!("$1"),
             " RETURNING id"
         ))
         .bind(now.timestamp_millis())

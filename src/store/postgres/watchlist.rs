@@ -147,6 +147,7 @@ impl WatchlistStore for PostgresStore {
         let mut entry = audit.clone();
         entry.details["deleted"] = deleted.into();
         insert_audit(&mut tx, &entry).await?;
+        super::ledger::count(&mut tx, now.timestamp_millis(), deleted as i64, 0, 0).await?;
         let position = feed::record(&mut tx, &ChangeKind::Watchlist, now).await?;
         tx.commit().await?;
         Ok(Committed {

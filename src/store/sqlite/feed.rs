@@ -80,11 +80,13 @@ impl FeedStore for SqliteStore {
             return Ok(Vec::new());
         }
         let rows: Vec<VehicleRow> = sqlx::query_as(concat!(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
             " AS retention_ms FROM vehicles WHERE id IN (SELECT value FROM json_each('[' || ?2 || ']')) ",
-            "AND entry_ms > ?1 - ",
-            retention_ms!()
+            "AND ",
+            live_at!("?1")
         ))
         .bind(to_ms(now))
         .bind(pack_ids(ids))

@@ -52,19 +52,21 @@ impl MaintenanceStore for SqliteStore {
         // RETURNING clause would hand them over one row (one thread hop) at a time.
         // With each id its entry time, for the occupancy counts, and the retention in force.
         let chosen = match scope {
-            // The entry-time index finds the oldest rows without scanning the table.
-            DeleteScope::EnteredBy(cutoff) => sqlx::query_as(concat!(
-                "SELECT group_concat(id || ':' || entry_ms), ",
+            // The entry-time index finds the oldest rows without scanning the table; held
+            // ones are skipped.
+            DeleteScope::Expired { cutoff, now } => sqlx::query_as(concat!(
+                "SELECT group_concat(id || ':' || entry_ms || ':' || coalesce(hold_until_ms, '')), ",
                 retention_ms!(),
-                " FROM (SELECT id, entry_ms FROM vehicles WHERE entry_ms <= ?1 ",
-                "ORDER BY entry_ms, id LIMIT ?2)"
+                " FROM (SELECT id, entry_ms, hold_until_ms FROM vehicles WHERE entry_ms <= ?1 ",
+                "AND coalesce(hold_until_ms, 0) <= ?3 ORDER BY entry_ms, id LIMIT ?2)"
             ))
             .bind(to_ms(cutoff))
-            .bind(i64::from(limit)),
+            .bind(i64::from(limit))
+            .bind(to_ms(now)),
             DeleteScope::All => sqlx::query_as(concat!(
-                "SELECT group_concat(id || ':' || entry_ms), ",
+                "SELECT group_concat(id || ':' || entry_ms || ':' || coalesce(hold_until_ms, '')), ",
                 retention_ms!(),
-                " FROM (SELECT id, entry_ms FROM vehicles ORDER BY id LIMIT ?1)"
+                " FROM (SELECT id, entry_ms, hold_until_ms FROM vehicles ORDER BY id LIMIT ?1)"
             ))
             .bind(i64::from(limit)),
         };
@@ -76,11 +78,14 @@ impl MaintenanceStore for SqliteStore {
         let Some(chosen) = chosen else {
             return Ok(nothing());
         };
-        let (ids, entries): (Vec<i64>, Vec<i64>) = chosen
+        let (ids, entries): (Vec<i64>, Vec<(i64, Option<i64>)>) = chosen
             .split(',')
-            .filter_map(|pair| {
-                let (id, entry_ms) = pair.split_once(':')?;
-                Some((id.parse::<i64>().ok()?, entry_ms.parse::<i64>().ok()?))
+            .filter_map(|record| {
+                let mut fields = record.split(':');
+                let id = fields.next()?.parse::<i64>().ok()?;
+                let entry_ms = fields.next()?.parse::<i64>().ok()?;
+                let hold_until = fields.next().and_then(|h| h.parse::<i64>().ok());
+                Some((id, (entry_ms, hold_until)))
             })
             .unzip();
         let counts = departures(&entries, retention_ms, to_ms(Utc::now()));
@@ -95,6 +100,9 @@ impl MaintenanceStore for SqliteStore {
         let deleted = ids.len() as u64;
         if deleted == 0 {
             return Ok(nothing());
+        }
+        if matches!(scope, DeleteScope::Expired { .. }) {
+            super::ledger::count(&mut tx, to_ms(Utc::now()), deleted as i64, 0, 0).await?;
         }
         let new_id = match run.id {
             None => {
@@ -129,6 +137,32 @@ impl MaintenanceStore for SqliteStore {
         })
     }
 
+    async fn scrub(&self) -> StoreResult<bool> {
+        super::scrub::checkpoint(&self.writer).await
+    }
+
+    async fn expiring_by_hour(
+        &self,
+        until: DateTime<Utc>,
+        from_hour_ms: i64,
+    ) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT max(",
+            expiry_ms!(),
+            " / 3600000 * 3600000, ?2) AS hour_ms, count(*) FROM vehicles ",
+            // A vehicle expired by `until` entered a retention period before it at the latest.
+            "WHERE entry_ms <= ?1 - ",
+            retention_ms!(),
+            " AND ",
+            expiry_ms!(),
+            " <= ?1 GROUP BY hour_ms ORDER BY hour_ms"
+        ))
+        .bind(to_ms(until))
+        .bind(from_hour_ms)
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
         let target_name = target
             .to_str()
@@ -151,13 +185,10 @@ impl MaintenanceStore for SqliteStore {
             .await?;
         // Vehicles and watchlist entries that expired but were not purged yet must not outlive
         // their retention in the copy; the cut-off uses the retention stored in the same snapshot.
-        sqlx::query(concat!(
-            "DELETE FROM vehicles WHERE entry_ms <= ?1 - ",
-            retention_ms!()
-        ))
-        .bind(to_ms(now))
-        .execute(&mut copy)
-        .await?;
+        sqlx::query(concat!("DELETE FROM vehicles WHERE ", expired_at!("?1")))
+            .bind(to_ms(now))
+            .execute(&mut copy)
+            .await?;
         sqlx::query(concat!(
             "DELETE FROM watchlist WHERE updated_ms <= ?1 - ",
             retention_ms!()

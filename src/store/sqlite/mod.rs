@@ -8,12 +8,15 @@ mod batch;
 mod feed;
 
 mod keys;
+mod ledger;
 mod lock;
 mod maintenance;
 mod occupancy;
 mod restore;
 mod schema;
+mod scrub;
 mod settings;
+mod subjects;
 mod time;
 mod vehicles;
 mod watchlist;
@@ -22,6 +25,7 @@ pub use lock::DatabaseLock;
 pub(crate) use maintenance::check_integrity;
 pub use maintenance::verify_file;
 pub(crate) use schema::MIGRATOR;
+pub use subjects::count_subject_in;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -48,6 +52,8 @@ pub struct SqliteStore {
     options: SqliteConnectOptions,
     /// Registrations, written in groups by one task.
     registrations: batch::Registrations,
+    /// Checkpoints after single deletions (see `scrub`).
+    scrubber: scrub::Scrubber,
 }
 
 /// When a commit is on disk. Both survive a crash of the process (even `SIGKILL`); only `Full`
@@ -90,6 +96,9 @@ impl SqliteStore {
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .foreign_keys(true)
+            // Deleted rows are zeroed in their pages instead of lingering in free space
+            // (see `scrub`).
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5))
             .log_statements(tracing::log::LevelFilter::Off)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
@@ -112,6 +121,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             registrations: batch::start(writer.clone()),
+            scrubber: scrub::start(writer.clone()),
             writer,
             reader,
             options: options_for_backup,

@@ -7,11 +7,11 @@ use super::{SqliteStore, with_suffix};
 use crate::store::{StoreResult, private_files};
 
 /// The tables a backup restores, with their columns.
-const TABLES: [(&str, &str); 5] = [
+const TABLES: [(&str, &str); 6] = [
     (
         "vehicles",
         "id, number_plate, plate_folded, contact_name, name_folded, phone_number, entry_ms, \
-         created_ms, updated_ms",
+         created_ms, updated_ms, hold_until_ms, hold_reason",
     ),
     (
         "audit_logs",
@@ -28,6 +28,10 @@ const TABLES: [(&str, &str); 5] = [
     (
         "watchlist",
         "id, number_plate, plate_folded, note, created_ms, updated_ms",
+    ),
+    (
+        "retention_days",
+        "day_ms, purged, erased, backups_deleted, held, oldest_entry_ms",
     ),
 ];
 
@@ -51,11 +55,9 @@ impl SqliteStore {
         let staging = staging.to_str().ok_or_else(|| {
             crate::store::StoreError::Corrupt("the database path is not valid UTF-8".into())
         })?;
+        // Rows deleted here are personal data: the writer overwrites them rather than leaving
+        // them in free pages (`secure_delete`, see `scrub`).
         let mut conn = self.writer.acquire().await?;
-        // Rows deleted here are personal data: overwritten, not left in free pages.
-        sqlx::query("PRAGMA secure_delete = ON")
-            .execute(&mut *conn)
-            .await?;
         sqlx::query("ATTACH DATABASE ?1 AS backup")
             .bind(staging)
             .execute(&mut *conn)
@@ -88,9 +90,6 @@ impl SqliteStore {
         let _ = sqlx::query("DETACH DATABASE backup")
             .execute(&mut *conn)
             .await;
-        sqlx::query("PRAGMA secure_delete = OFF")
-            .execute(&mut *conn)
-            .await?;
         replaced?;
         // What the WAL still holds of the old rows goes with this checkpoint.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -10,7 +10,9 @@ use super::{
     unique_violation,
 };
 use crate::{
-    domain::{NewAuditEntry, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges},
+    domain::{
+        NewAuditEntry, NewHold, NewVehicle, NumberPlate, Registered, Vehicle, VehicleChanges,
+    },
     store::{
         ChangeKind, Committed, InsertAudit, StoreError, StoreResult, VehicleCursor, VehicleStore,
         rows::VehicleRow,
@@ -22,10 +24,12 @@ use crate::{
 macro_rules! select_live {
     ($rest:literal) => {
         concat!(
-            "SELECT id, number_plate, contact_name, phone_number, entry_ms, created_ms, updated_ms, ",
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
             retention_ms!(),
-            " AS retention_ms FROM vehicles WHERE entry_ms > ?1 - ",
-            retention_ms!(),
+            " AS retention_ms FROM vehicles WHERE ",
+            live_at!("?1"),
             " ",
             $rest
         )
@@ -51,20 +55,16 @@ pub(super) async fn insert_one(
         count_departures(
             &mut tx,
             [
-                count_departed_entries!("number_plate = ?2 AND entry_ms <= ?1 - ", retention_ms!()),
-                count_departures!(
-                    "?1",
-                    "number_plate = ?2 AND entry_ms <= ?1 - ",
-                    retention_ms!()
-                ),
+                count_departed_entries!("number_plate = ?2 AND ", expired_at!("?1")),
+                count_departures!("?1", "number_plate = ?2 AND ", expired_at!("?1")),
             ],
             now_ms,
             vehicle.plate.as_str(),
         )
         .await?;
         let replaced: Vec<i64> = sqlx::query_scalar(concat!(
-            "DELETE FROM vehicles WHERE number_plate = ?1 AND entry_ms <= ?2 - ",
-            retention_ms!(),
+            "DELETE FROM vehicles WHERE number_plate = ?1 AND ",
+            expired_at!("?2"),
             " RETURNING id"
         ))
         .bind(vehicle.plate.as_str())
@@ -74,6 +74,7 @@ pub(super) async fn insert_one(
         if replaced.is_empty() {
             return Err(StoreError::PlateTaken);
         }
+        super::ledger::count(&mut tx, now_ms, replaced.len() as i64, 0, 0).await?;
         changed.extend(replaced);
         audit::insert(&mut tx, &audit.replaced_expired).await?;
         inserted = insert_row(&mut tx, vehicle, entry_ms, now_ms).await;
@@ -129,6 +130,7 @@ pub(super) fn stored_vehicle(
         expires_at: entry + TimeDelta::milliseconds(retention_ms),
         created_at: now,
         updated_at: now,
+        hold: None,
     }
 }
 
@@ -170,6 +172,9 @@ fn unpack(record: &str, retention_ms: i64) -> Option<Vehicle> {
         next()?.parse().ok()?,
         next()?.parse().ok()?,
     );
+    // Empty when there is no hold.
+    let hold_until_ms = next()?.parse().ok();
+    let hold_reason = hold_until_ms.map(|_| next().unwrap_or_default().to_owned());
     Some(Vehicle::from(VehicleRow {
         id,
         number_plate: plate.to_owned(),
@@ -178,6 +183,8 @@ fn unpack(record: &str, retention_ms: i64) -> Option<Vehicle> {
         entry_ms,
         created_ms,
         updated_ms,
+        hold_until_ms,
+        hold_reason,
         retention_ms,
     }))
 }
@@ -232,10 +239,11 @@ impl VehicleStore for SqliteStore {
         let packed: Option<String> = sqlx::query_scalar(concat!(
             "SELECT group_concat(id || char(31) || number_plate || char(31) || contact_name || ",
             "char(31) || phone_number || char(31) || entry_ms || char(31) || created_ms || ",
-            "char(31) || updated_ms, char(30)) FROM (SELECT * FROM vehicles ",
-            "WHERE entry_ms >= max(?2, ?1 - ",
-            retention_ms!(),
-            " + 1) AND (entry_ms > ?2 OR id > ?3) ORDER BY entry_ms, id LIMIT ?4)"
+            "char(31) || updated_ms || char(31) || coalesce(hold_until_ms, '') || char(31) || ",
+            "coalesce(hold_reason, ''), char(30)) FROM (SELECT * FROM vehicles ",
+            "WHERE entry_ms >= ?2 AND (entry_ms > ?2 OR id > ?3) AND ",
+            live_at!("?1"),
+            " ORDER BY entry_ms, id LIMIT ?4)"
         ))
         .bind(to_ms(now))
         .bind(after_entry)
@@ -269,8 +277,8 @@ impl VehicleStore for SqliteStore {
         let updated = sqlx::query(concat!(
             "UPDATE vehicles SET contact_name = COALESCE(?3, contact_name), ",
             "name_folded = COALESCE(?4, name_folded), phone_number = COALESCE(?5, phone_number), ",
-            "updated_ms = ?1 WHERE number_plate = ?2 AND entry_ms > ?1 - ",
-            retention_ms!()
+            "updated_ms = ?1 WHERE number_plate = ?2 AND ",
+            live_at!("?1")
         ))
         .bind(now_ms)
         .bind(plate.as_str())
@@ -290,8 +298,77 @@ impl VehicleStore for SqliteStore {
         audit::insert(&mut tx, audit).await?;
         let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![row.id]), now).await?;
         tx.commit().await?;
+        // The old name or number is overwritten in its page, but stays in the WAL until then.
+        self.scrubber.request();
         Ok(Some(Committed {
             value: row.into(),
+            position,
+        }))
+    }
+
+    async fn hold_vehicle(
+        &self,
+        plate: &NumberPlate,
+        hold: &NewHold,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<Vehicle>>> {
+        let now_ms = to_ms(now);
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let updated = sqlx::query(concat!(
+            "UPDATE vehicles SET hold_until_ms = ?3, hold_reason = ?4 WHERE number_plate = ?2 AND ",
+            live_at!("?1")
+        ))
+        .bind(now_ms)
+        .bind(plate.as_str())
+        .bind(to_ms(hold.until))
+        .bind(hold.reason.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row: VehicleRow = sqlx::query_as(select_live!("AND number_plate = ?2"))
+            .bind(now_ms)
+            .bind(plate.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![row.id]), now).await?;
+        tx.commit().await?;
+        Ok(Some(Committed {
+            value: row.into(),
+            position,
+        }))
+    }
+
+    async fn lift_hold(
+        &self,
+        plate: &NumberPlate,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Option<Committed<i64>>> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // `fetch_all`: an unfinished RETURNING statement would hold the WAL back.
+        let lifted: Vec<i64> = sqlx::query_scalar(concat!(
+            "UPDATE vehicles SET ",
+            lift_hold_columns!("?1"),
+            " WHERE number_plate = ?2 AND hold_until_ms IS NOT NULL AND ",
+            live_at!("?1"),
+            " RETURNING id"
+        ))
+        .bind(to_ms(now))
+        .bind(plate.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(&id) = lifted.first() else {
+            return Ok(None);
+        };
+        audit::insert(&mut tx, audit).await?;
+        let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![id]), now).await?;
+        tx.commit().await?;
+        Ok(Some(Committed {
+            value: id,
             position,
         }))
     }
@@ -306,12 +383,8 @@ impl VehicleStore for SqliteStore {
         count_departures(
             &mut tx,
             [
-                count_departed_entries!("number_plate = ?2 AND entry_ms > ?1 - ", retention_ms!()),
-                count_departures!(
-                    "?1",
-                    "number_plate = ?2 AND entry_ms > ?1 - ",
-                    retention_ms!()
-                ),
+                count_departed_entries!("number_plate = ?2 AND ", live_at!("?1")),
+                count_departures!("?1", "number_plate = ?2 AND ", live_at!("?1")),
             ],
             to_ms(now),
             plate.as_str(),
@@ -320,8 +393,8 @@ impl VehicleStore for SqliteStore {
         // `fetch_all`, not `fetch_one`: a RETURNING statement left unfinished would keep the
         // WAL from being checkpointed.
         let deleted: Vec<i64> = sqlx::query_scalar(concat!(
-            "DELETE FROM vehicles WHERE number_plate = ?2 AND entry_ms > ?1 - ",
-            retention_ms!(),
+            "DELETE FROM vehicles WHERE number_plate = ?2 AND ",
+            live_at!("?1"),
             " RETURNING id"
         ))
         .bind(to_ms(now))
@@ -334,6 +407,7 @@ impl VehicleStore for SqliteStore {
         audit::insert(&mut tx, audit).await?;
         let position = feed::record(&mut tx, &ChangeKind::Vehicles(vec![id]), now).await?;
         tx.commit().await?;
+        self.scrubber.request();
         Ok(Some(Committed {
             value: id,
             position,

@@ -147,6 +147,7 @@ impl WatchlistStore for SqliteStore {
         let mut entry = audit.clone();
         entry.details["deleted"] = deleted.into();
         audit::insert(&mut tx, &entry).await?;
+        super::ledger::count(&mut tx, to_ms(now), deleted as i64, 0, 0).await?;
         let position = feed::record(&mut tx, &ChangeKind::Watchlist, now).await?;
         tx.commit().await?;
         Ok(Committed {

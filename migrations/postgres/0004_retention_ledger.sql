@@ -1,0 +1,12 @@
+-- What retention did each UTC day, for the signed retention report: rows purged and erased
+-- (vehicles and watchlist entries), backup files deleted by rotation, and the state the last
+-- purge of the day left (vehicles held past their retention, the oldest entry time held).
+-- Counts only: no personal data.
+CREATE TABLE retention_days (
+    day_ms          BIGINT PRIMARY KEY,
+    purged          BIGINT NOT NULL DEFAULT 0,
+    erased          BIGINT NOT NULL DEFAULT 0,
+    backups_deleted BIGINT NOT NULL DEFAULT 0,
+    held            BIGINT,
+    oldest_entry_ms BIGINT
+);

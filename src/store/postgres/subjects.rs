@@ -1,0 +1,132 @@
+//! Subject access and erasure in PostgreSQL: every row about a plate or a phone number, expired
+//! or not, read and deleted together.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{PostgresStore, feed, insert_audit, ledger, occupancy};
+use crate::{
+    domain::{NewAuditEntry, Subject, departures},
+    store::{
+        ChangeKind, Committed, Erased, StoreResult, SubjectRecords, SubjectStore,
+        rows::{VehicleRow, WatchRow, watch_entry},
+    },
+};
+
+/// The subject's vehicles: `$1` the plate, `$2` the phone number (either may be NULL, which
+/// matches nothing).
+macro_rules! subject_vehicles {
+    () => {
+        "FROM vehicles WHERE number_plate = $1 OR phone_number = $2"
+    };
+}
+
+/// The subject's watchlist entries: its plate's, and those of its vehicles' plates.
+macro_rules! subject_watch {
+    () => {
+        concat!(
+            "FROM watchlist WHERE number_plate = $1 OR number_plate IN ",
+            "(SELECT number_plate ",
+            subject_vehicles!(),
+            ")"
+        )
+    };
+}
+
+#[async_trait]
+impl SubjectStore for PostgresStore {
+    async fn subject_records(&self, subject: &Subject) -> StoreResult<SubjectRecords> {
+        let mut conn = self.pool.begin().await?;
+        let vehicles: Vec<VehicleRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            vehicle_columns!(),
+            ", ",
+            retention_ms!(),
+            " AS retention_ms ",
+            subject_vehicles!(),
+            " ORDER BY entry_ms, id"
+        ))
+        .bind(subject.plate_str())
+        .bind(subject.phone_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        let watchlist: Vec<WatchRow> = sqlx::query_as(concat!(
+            "SELECT number_plate, plate_folded, note, created_ms, updated_ms, ",
+            retention_ms!(),
+            " ",
+            subject_watch!(),
+            " ORDER BY number_plate"
+        ))
+        .bind(subject.plate_str())
+        .bind(subject.phone_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.commit().await?;
+        Ok(SubjectRecords {
+            vehicles: vehicles.into_iter().map(Into::into).collect(),
+            watchlist: watchlist.into_iter().map(watch_entry).collect(),
+        })
+    }
+
+    async fn erase_subject(
+        &self,
+        subject: &Subject,
+        now: DateTime<Utc>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Committed<Erased>> {
+        let now_ms = now.timestamp_millis();
+        let mut tx = self.pool.begin().await?;
+        let chosen: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(concat!(
+            "SELECT id, entry_ms, hold_until_ms ",
+            subject_vehicles!(),
+            " FOR UPDATE"
+        ))
+        .bind(subject.plate_str())
+        .bind(subject.phone_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let watchlist = sqlx::query(concat!("DELETE ", subject_watch!()))
+            .bind(subject.plate_str())
+            .bind(subject.phone_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let (ids, entries): (Vec<i64>, Vec<(i64, Option<i64>)>) = chosen
+            .into_iter()
+            .map(|(id, entry_ms, hold_until)| (id, (entry_ms, hold_until)))
+            .unzip();
+        if !ids.is_empty() {
+            let retention_ms: i64 = sqlx::query_scalar(concat!("SELECT ", retention_ms!()))
+                .fetch_one(&mut *tx)
+                .await?;
+            occupancy::add_counts(&mut tx, &departures(&entries, retention_ms, now_ms)).await?;
+            sqlx::query(concat!("DELETE ", subject_vehicles!()))
+                .bind(subject.plate_str())
+                .bind(subject.phone_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let erased = Erased {
+            vehicles: ids.len() as u64,
+            watchlist,
+        };
+        let rows = i64::try_from(erased.vehicles + erased.watchlist).unwrap_or(i64::MAX);
+        ledger::count(&mut tx, now_ms, 0, rows, 0).await?;
+        let mut entry = audit.clone();
+        entry.details["vehicles"] = erased.vehicles.into();
+        entry.details["watchlist"] = erased.watchlist.into();
+        insert_audit(&mut tx, &entry).await?;
+        let mut position = crate::store::FeedPosition::default();
+        if !ids.is_empty() {
+            position = feed::record(&mut tx, &ChangeKind::Vehicles(ids), now).await?;
+        }
+        if watchlist > 0 {
+            position = feed::record(&mut tx, &ChangeKind::Watchlist, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Committed {
+            value: erased,
+            position,
+        })
+    }
+}
