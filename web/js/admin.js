@@ -4,6 +4,7 @@
 import { api, describe, download, withQuery, ApiError } from "./api.js";
 import { $, copy, el, fromLocalInput, localTime, say, toast } from "./ui.js";
 import { initWatchlist, showWatchlist } from "./watchlist.js";
+import { initPrivacy, preview, showPrivacy } from "./privacy.js";
 
 export function initAdmin() {
   $("#health-refresh").addEventListener("click", health);
@@ -12,6 +13,7 @@ export function initAdmin() {
   $("#export-csv").addEventListener("click", () => exportCsv(false));
   $("#export-csv-personal").addEventListener("click", () => exportCsv(true));
   initWatchlist();
+  initPrivacy();
   $("#purge-now").addEventListener("click", purge);
   $("#backup-now").addEventListener("click", backup);
   $("#clear-confirm").addEventListener("change", (event) => { $("#clear-submit").disabled = !event.target.checked; });
@@ -37,6 +39,7 @@ export function showAdmin() {
   retention();
   capacity();
   showWatchlist();
+  showPrivacy();
   backups();
   keys();
   audit(null);
@@ -133,6 +136,7 @@ async function purge() {
   try {
     const report = await api("POST", "/api/v1/maintenance/purge");
     say(message, `Purged ${report.deleted} expired ${report.deleted === 1 ? "vehicle" : "vehicles"} (cut-off ${localTime(report.cutoff)}).`);
+    preview();
   } catch (error) {
     say(message, describe(error), "error");
   }

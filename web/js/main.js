@@ -35,7 +35,10 @@ function init() {
   route();
 }
 
-/** Checks the key with the service and learns its role: admins may list keys, operators not. */
+/**
+ * Checks the key with the service and learns its role: admins may list keys, operators may
+ * read the retention setting, viewers neither.
+ */
 async function signIn(event) {
   event.preventDefault();
   const input = $("#sign-in-key");
@@ -50,7 +53,7 @@ async function signIn(event) {
     session.start(key, "admin");
   } catch (failure) {
     if (failure instanceof ApiError && failure.status === 403) {
-      session.start(key, "operator");
+      session.start(key, await operatorOrViewer(key));
     } else if (failure instanceof ApiError && failure.status === 401) {
       say(error, "This key is not accepted: it is unknown, revoked or expired.", "error");
       input.select();
@@ -66,6 +69,16 @@ async function signIn(event) {
   else route();
 }
 
+async function operatorOrViewer(key) {
+  try {
+    await api("GET", "/api/v1/config/retention", undefined, key);
+    return "operator";
+  } catch (failure) {
+    if (failure instanceof ApiError && failure.status === 403) return "viewer";
+    throw failure;
+  }
+}
+
 let active = null;
 
 function route() {
@@ -74,6 +87,7 @@ function route() {
   $("#who").hidden = !signedIn;
   $("#view-sign-in").hidden = signedIn;
   for (const link of document.querySelectorAll("[data-admin]")) link.hidden = !session.admin;
+  for (const link of document.querySelectorAll("[data-writer]")) link.hidden = session.viewer;
   if (!signedIn) {
     for (const view of VIEWS) $(`#view-${view}`).hidden = true;
     active = null;
@@ -82,7 +96,8 @@ function route() {
   }
   $("#who-role").textContent = session.role;
   let view = location.hash.slice(1);
-  if (!VIEWS.includes(view) || (view === "admin" && !session.admin)) view = "find";
+  if (!VIEWS.includes(view) || (view === "admin" && !session.admin)
+    || (view === "register" && session.viewer)) view = "find";
   for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");

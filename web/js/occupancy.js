@@ -3,9 +3,8 @@
 // the live search's `occupancy` frames; the chart is fetched again shortly after they arrive.
 
 import { api, describe } from "./api.js";
-import { $, el, localTime, say } from "./ui.js";
+import { $, el, localTime, niceMax, say, svg } from "./ui.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 const CHART = { width: 720, height: 260, left: 44, right: 8, top: 12, bottom: 40 };
 /** Frames can come many times a second at a busy gate: the chart is redrawn at most this often. */
 const REFRESH_MS = 2_000;
@@ -52,12 +51,6 @@ async function load() {
   }
 }
 
-function svg(tag, attrs = {}, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** A half-circle gauge; without a capacity, the count alone. */
 function drawGauge(parked, capacity) {
@@ -139,13 +132,4 @@ function drawChart(series, capacity) {
 /** An hour's start in the browser's time zone, without seconds. */
 function hourLabel(iso) {
   return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-}
-
-/** A round upper bound for the axis: 1, 2 or 5 times a power of ten. */
-function niceMax(value) {
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const factor of [1, 2, 5, 10]) {
-    if (value <= factor * power) return factor * power;
-  }
-  return 10 * power;
 }

@@ -12,6 +12,8 @@ export const session = {
 
   get signedIn() { return Boolean(this.key && this.role); },
   get admin() { return this.role === "admin"; },
+  /** Viewers read with phone numbers masked and change nothing. */
+  get viewer() { return this.role === "viewer"; },
 
   start(key, role) {
     this.key = key;

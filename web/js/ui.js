@@ -94,3 +94,22 @@ export async function copy(text) {
     return done;
   }
 }
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** An SVG element with attributes and optional text. */
+export function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A round upper bound for a chart's axis: 1, 2 or 5 times a power of ten. */
+export function niceMax(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const factor of [1, 2, 5, 10]) {
+    if (value <= factor * power) return factor * power;
+  }
+  return 10 * power;
+}

@@ -4,6 +4,7 @@
 mod car_park;
 mod flows;
 mod keys_and_failures;
+mod privacy;
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -124,8 +125,21 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
+    /// Clicks the element at `css`; one re-rendered between finding and clicking it (live
+    /// results are) is found again.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        for _ in 0..5 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot click {css}: {e}"),
+            }
+        }
+        panic!("{css} kept being replaced before it could be clicked");
     }
 
     /// Replaces the value of the input at `css` by typing `text`.
