@@ -275,3 +275,48 @@ async fn a_backup_keeps_a_held_vehicle_past_its_retention() {
         [("HOLD5X".to_owned(), Some("court order".to_owned()))]
     );
 }
+
+#[tokio::test]
+async fn the_purge_preview_counts_a_held_vehicle_when_its_hold_ends() {
+    let app = spawn_app().await;
+    register_old(&app, "HOLD6X").await;
+    register_old(&app, "HOLD7X").await;
+    let soon = Utc::now() + TimeDelta::minutes(150);
+    let later = Utc::now() + TimeDelta::days(3);
+    for (plate, until) in [("HOLD6X", soon), ("HOLD7X", later)] {
+        let placed = hold(
+            &app,
+            plate,
+            json!({"reason": "dispute", "until": rfc3339(until)}),
+        )
+        .await;
+        assert_eq!(placed.status(), 200);
+    }
+    // Both are past their retention once it is an hour: only the holds keep them.
+    app.set_retention_hours(1).await;
+    let preview = app
+        .admin_json(Method::GET, "/api/v1/maintenance/purge-preview?hours=3")
+        .await;
+    assert_eq!(preview["count"], 1, "the hold ending within 3 hours");
+    let hour = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let counted: Vec<&Value> = preview["by_hour"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["count"] == 1)
+        .collect();
+    assert_eq!(counted.len(), 1);
+    let starts = hour(&counted[0]["hour"]);
+    assert!(
+        starts <= soon && soon < starts + TimeDelta::hours(1),
+        "counted in the hour the hold ends"
+    );
+    let week = app
+        .admin_json(Method::GET, "/api/v1/maintenance/purge-preview?hours=168")
+        .await;
+    assert_eq!(week["count"], 2);
+    let purged = app
+        .admin_json(Method::POST, "/api/v1/maintenance/purge")
+        .await;
+    assert_eq!(purged["deleted"], 0, "nothing is due yet");
+}
