@@ -11,7 +11,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{domain::FieldError, http::request_context::current_request_id, service::ServiceError};
+use crate::{
+    domain::FieldError, http::request_context::current_request_id, service::ServiceError,
+    store::StorageFault,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -50,6 +53,9 @@ pub enum ApiError {
     /// The backup an operation depends on failed; the operation did nothing.
     #[error("the backup could not be written or verified, so nothing was deleted")]
     BackupFailed(String),
+    /// The disk the write needed is full; nothing was written.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Logged where it is turned into a response; the client sees no internals.
     #[error("internal error: {0}")]
     Internal(String),
@@ -88,6 +94,7 @@ impl ApiError {
             ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             ApiError::RateLimited(_) | ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) | ApiError::BackupFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,8 +164,21 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Invalid(errors.summary(), errors.into_vec()),
             ServiceError::NotFound(what) => ApiError::NotFound(what.to_owned()),
             ServiceError::Conflict(what) => ApiError::Conflict(what.to_owned()),
-            ServiceError::BackupFailed(cause) => {
-                ApiError::BackupFailed(crate::telemetry::errors::chain(&cause))
+            ServiceError::BackupFailed(cause) => match cause.storage_fault() {
+                Some(fault) => storage(
+                    fault,
+                    "the backup folder",
+                    "no backup was written, so nothing was deleted",
+                    &cause,
+                ),
+                None => ApiError::BackupFailed(crate::telemetry::errors::chain(&cause)),
+            },
+            ServiceError::Backup(cause) => match cause.storage_fault() {
+                Some(fault) => storage(fault, "the backup folder", "no backup was written", &cause),
+                None => ApiError::Internal(crate::telemetry::errors::chain(&cause)),
+            },
+            ServiceError::Store(cause) if let Some(fault) = cause.storage_fault() => {
+                storage(fault, "the database", "nothing was written", &cause)
             }
             ServiceError::Store(cause) if cause.is_unavailable() => {
                 tracing::warn!(error = %cause, "the database is unreachable");
@@ -168,5 +188,24 @@ impl From<ServiceError> for ApiError {
                 ApiError::Internal(crate::telemetry::errors::chain(&other))
             }
         }
+    }
+}
+
+/// A write refused by its storage: `507` for a full disk, `503` for read-only or failing
+/// storage; `place` names the storage (never a path), `outcome` what the client can rely on.
+fn storage(
+    fault: StorageFault,
+    place: &str,
+    outcome: &str,
+    cause: &crate::store::StoreError,
+) -> ApiError {
+    tracing::error!(error = %crate::telemetry::errors::chain(cause), "{place} refused a write");
+    match fault {
+        StorageFault::Full => ApiError::InsufficientStorage(format!(
+            "{place}'s disk is full: {outcome}; retry once space has been freed"
+        )),
+        StorageFault::NotWritable => ApiError::Unavailable(format!(
+            "{place} cannot be written (read-only or failing storage): {outcome}; retry later"
+        )),
     }
 }

@@ -52,6 +52,25 @@ mod tests {
     }
 
     proptest! {
+        /// Accepted exactly when the trimmed text is 1–100 characters without a control
+        /// character, and then kept as trimmed; inputs near every bound are generated.
+        #[test]
+        fn a_name_is_accepted_exactly_when_the_rules_say(
+            raw in "[ a-zA-Z\u{e9}'-]{0,110}|[ a-z\u{0}-\u{1f}\u{7f}]{0,8}|[ ]{0,3}[a-z]{95,105}[ ]{0,3}"
+        ) {
+            let trimmed = raw.trim();
+            let valid = !trimmed.is_empty()
+                && trimmed.chars().count() <= 100
+                && !trimmed.chars().any(char::is_control);
+            match ContactName::parse(&raw) {
+                Ok(name) => {
+                    prop_assert!(valid, "accepted {:?}", raw);
+                    prop_assert_eq!(name.as_str(), trimmed);
+                }
+                Err(_) => prop_assert!(!valid, "refused {:?}", raw),
+            }
+        }
+
         #[test]
         fn parsing_is_idempotent(raw in "\\PC{0,120}") {
             if let Ok(name) = ContactName::parse(&raw) {

@@ -45,10 +45,24 @@ impl PhoneNumber {
         {
             return Err(LETTERS.into());
         }
-        let number = phonenumber::parse(Some(region.0), raw).map_err(|_| INVALID.to_owned())?;
-        if !phonenumber::is_valid(&number) {
-            return Err(INVALID.into());
-        }
+        // The parser refuses some spellings people write (`+4420-7946-0958`): what it cannot
+        // read as written is read again as bare digits (a leading `+` kept).
+        let valid = |text: &str| {
+            phonenumber::parse(Some(region.0), text)
+                .ok()
+                .filter(phonenumber::is_valid)
+        };
+        let number = valid(raw)
+            .or_else(|| {
+                let bare: String = raw
+                    .chars()
+                    .enumerate()
+                    .filter(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
+                    .map(|(_, c)| c)
+                    .collect();
+                valid(&bare)
+            })
+            .ok_or_else(|| INVALID.to_owned())?;
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
 
@@ -153,7 +167,49 @@ mod tests {
         assert!("XX".parse::<PhoneRegion>().is_err());
     }
 
+    /// A real GB number's national digits, spelled as people write them: with `0` or `+44`,
+    /// and no separator, a space, a hyphen or a dot after the prefix and between the groups
+    /// (`cuts`: where the groups end).
+    fn spelled(nsn: &'static str, cuts: &'static [usize]) -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            proptest::collection::vec(
+                prop_oneof![Just(""), Just(" "), Just("-"), Just(".")],
+                cuts.len() + 1,
+            ),
+        )
+            .prop_map(move |(international, seps)| {
+                let mut out = String::from(if international { "+44" } else { "0" });
+                let mut from = 0;
+                for (&cut, sep) in cuts.iter().chain([&nsn.len()]).zip(&seps) {
+                    out.push_str(sep);
+                    out.push_str(&nsn[from..cut]);
+                    from = cut;
+                }
+                out
+            })
+    }
+
     proptest! {
+        #[test]
+        fn every_spelling_of_a_number_is_stored_as_its_one_e164_form(
+            (nsn, raw) in prop_oneof![
+                Just(("2079460958", &[2usize, 6][..])),
+                Just(("2071838750", &[2, 6][..])),
+                Just(("7911123456", &[4][..])),
+            ]
+            .prop_flat_map(|(nsn, cuts)| (Just(nsn), spelled(nsn, cuts)))
+        ) {
+            let number = PhoneNumber::parse(&raw, gb())
+                .map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+            prop_assert_eq!(number.as_str(), format!("+44{nsn}"));
+        }
+
+        #[test]
+        fn a_letter_anywhere_is_refused(raw in "[0-9 ]{4,12}[a-zA-Z][0-9 ]{0,8}") {
+            prop_assert_eq!(PhoneNumber::parse(&raw, gb()).unwrap_err(), LETTERS);
+        }
+
         #[test]
         fn parsing_never_panics_and_e164_round_trips(raw in "\\PC{0,30}") {
             if let Ok(number) = PhoneNumber::parse(&raw, gb()) {

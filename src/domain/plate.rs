@@ -112,7 +112,30 @@ mod tests {
         assert!(!format!("{plate:?}").contains("AB12CDE"));
     }
 
+    /// What a plate is, stated from the outside: the input's characters other than spaces,
+    /// hyphens and dots, upper-cased, when they are 2 to 12 letters or digits.
+    fn expected(raw: &str) -> Option<String> {
+        let kept: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.'))
+            .flat_map(char::to_uppercase)
+            .collect();
+        let n = kept.chars().count();
+        ((2..=12).contains(&n) && kept.chars().all(char::is_alphanumeric)).then_some(kept)
+    }
+
     proptest! {
+        #[test]
+        fn a_plate_is_accepted_exactly_when_it_is_2_to_12_letters_or_digits(
+            raw in "[a-zA-Z0-9 .\\-]{0,16}|[a-zA-Z0-9 .\\-!/_\u{e9}\u{df}\u{0}]{0,16}"
+        ) {
+            match (NumberPlate::parse(&raw), expected(&raw)) {
+                (Ok(plate), Some(want)) => prop_assert_eq!(plate.as_str(), want.as_str()),
+                (Err(_), None) => {}
+                (got, want) => prop_assert!(false, "{:?} for {:?}, expected {:?}", got.map(|p| p.0), raw, want),
+            }
+        }
+
         #[test]
         fn normalisation_is_idempotent(raw in "\\PC{0,20}") {
             let once = normalise_plate_text(&raw);

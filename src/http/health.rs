@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{app::AppState, error::problem_response};
+use crate::{app::AppState, error::problem_response, store::StorageFault};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,9 +22,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` when backups cannot be written.
     #[schema(example = "ok")]
     pub status: &'static str,
-    /// Per dependency: `ok` or `unavailable`.
+    /// Per dependency: `ok`, `unavailable`, `full` or `not writable` (the database, the
+    /// backup folder).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub checks: BTreeMap<&'static str, &'static str>,
 }
@@ -39,15 +41,26 @@ async fn live() -> Json<Health> {
     })
 }
 
-/// The service can serve requests: its database answers.
+/// The service can serve requests: its database answers and takes writes (and Redis answers,
+/// when configured). A backup folder that cannot be written is reported as `degraded`, still
+/// `200`: requests are served, backups are not.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses(
-        (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "A dependency is unreachable", content_type = "application/problem+json"),
+        (status = 200, description = "Ready (`status` is `degraded` when backups cannot be written)", body = Health),
+        (status = 503, description = "A dependency is unreachable, or the database cannot be written", content_type = "application/problem+json"),
     ))]
 async fn ready(State(state): State<AppState>) -> Response {
     let database = match state.store.ping().await {
-        Ok(()) => "ok",
+        Ok(()) => match state.store.writable().await {
+            Ok(()) => "ok",
+            Err(error) => {
+                tracing::warn!(%error, "readiness: the database takes no writes");
+                match error.storage_fault() {
+                    Some(StorageFault::Full) => "full",
+                    _ => "not writable",
+                }
+            }
+        },
         Err(error) => {
             tracing::warn!(%error, "readiness: database unreachable");
             "unavailable"
@@ -64,25 +77,37 @@ async fn ready(State(state): State<AppState>) -> Response {
             },
         );
     }
+    let backups = match state.backups.writable() {
+        Ok(()) => "ok",
+        Err(error) => {
+            tracing::warn!(%error, "readiness: the backup folder cannot be written");
+            match error.storage_fault() {
+                Some(StorageFault::Full) => "full",
+                _ => "not writable",
+            }
+        }
+    };
     if checks.values().all(|&check| check == "ok") {
+        checks.insert("backups", backups);
         return Json(Health {
-            status: "ok",
+            status: if backups == "ok" { "ok" } else { "degraded" },
             checks,
         })
         .into_response();
     }
+    checks.insert("backups", backups);
     #[derive(Serialize)]
     struct NotReady {
         #[serde(flatten)]
         problem: crate::error::Problem,
         checks: BTreeMap<&'static str, &'static str>,
     }
-    let down: Vec<&str> = checks
+    let down: Vec<String> = checks
         .iter()
-        .filter(|(_, c)| **c != "ok")
-        .map(|(name, _)| *name)
+        .filter(|(name, c)| **c != "ok" && **name != "backups")
+        .map(|(name, c)| format!("{name} {c}"))
         .collect();
-    let detail = format!("not ready: unreachable {}", down.join(" and "));
+    let detail = format!("not ready: {}", down.join(", "));
     let problem = crate::error::ApiError::Unavailable(detail).problem();
     problem_response(
         StatusCode::SERVICE_UNAVAILABLE,

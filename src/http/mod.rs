@@ -46,7 +46,8 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// The whole router, with the OpenAPI document built from the same routes it serves.
 /// `/metrics` is on it unless the settings give metrics their own address.
 pub fn router(state: AppState, settings: &Settings) -> Router {
-    let (routes, document) = api_routes().split_for_parts();
+    let (routes, mut document) = api_routes().split_for_parts();
+    openapi::add_common_responses(&mut document);
     let docs =
         Router::from(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
             .layer(SetResponseHeaderLayer::overriding(

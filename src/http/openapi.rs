@@ -44,3 +44,73 @@ impl Modify for Security {
         );
     }
 }
+
+/// Answers every operation can give that its handler does not choose: a body that is not JSON
+/// or not well-formed, or too large (operations with a body), a full disk (operations that
+/// write), and the rate limit and an unreachable or unwritable database (every API
+/// operation). Added once here so that the
+/// document lists every status a client can receive.
+pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        Content, HttpMethod, RefOr,
+        response::{Response, ResponseBuilder},
+    };
+    let problem = |description: &str| -> RefOr<Response> {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(utoipa::openapi::Ref::from_schema_name("Problem"))),
+                )
+                .build(),
+        )
+    };
+    let with_body = [
+        ("400", "Malformed JSON (or anything after the JSON value)"),
+        ("413", "Body over 64 KiB"),
+        ("415", "Body is not JSON (Content-Type: application/json)"),
+    ];
+    let every = [
+        ("429", "Over the rate limit (with Retry-After)"),
+        (
+            "503",
+            "The database is unreachable or cannot be written, or the request took too long",
+        ),
+    ];
+    let full = [("507", "The disk is full: nothing was written")];
+    for (path, item) in document.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") || path == DOCUMENT_PATH {
+            continue;
+        }
+        for method in [
+            HttpMethod::Get,
+            HttpMethod::Post,
+            HttpMethod::Put,
+            HttpMethod::Patch,
+            HttpMethod::Delete,
+        ] {
+            let operation = match method {
+                HttpMethod::Get => item.get.as_mut(),
+                HttpMethod::Post => item.post.as_mut(),
+                HttpMethod::Put => item.put.as_mut(),
+                HttpMethod::Patch => item.patch.as_mut(),
+                HttpMethod::Delete => item.delete.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else { continue };
+            let has_body = operation.request_body.is_some();
+            let writes = method != HttpMethod::Get;
+            let responses = &mut operation.responses.responses;
+            for (code, description) in every
+                .iter()
+                .chain(with_body.iter().filter(|_| has_body))
+                .chain(full.iter().filter(|_| writes))
+            {
+                responses
+                    .entry((*code).to_owned())
+                    .or_insert_with(|| problem(description));
+            }
+        }
+    }
+}

@@ -92,12 +92,12 @@ impl BackupService {
         ctx: &AuditContext,
     ) -> Result<BackupInfo, ServiceError> {
         let _one_at_a_time = self.running.lock().await;
-        private_files::create_dir(&self.dir).map_err(StoreError::from)?;
+        private_files::create_dir(&self.dir).map_err(|e| ServiceError::Backup(e.into()))?;
         let (path, now) = loop {
             let now = Utc::now();
             let file = format!("{PREFIX}{}-{}{SUFFIX}", now.format(STAMP), trigger.as_str());
             let path = self.dir.join(&file);
-            match self.write(&path, now).await? {
+            match self.write(&path, now).await.map_err(backup_error)? {
                 Written::Done => break (path, now),
                 // Names are stamped to the millisecond: the next millisecond is free.
                 Written::NameTaken => tokio::time::sleep(Duration::from_millis(1)).await,
@@ -183,6 +183,15 @@ impl BackupService {
         Ok(self.store.record_audit(&entry).await?)
     }
 
+    /// Whether a file can be created in the backup folder now (readiness).
+    pub fn writable(&self) -> Result<(), StoreError> {
+        private_files::create_dir(&self.dir)?;
+        let probe = self.dir.join(format!(".ready-{}", ulid::Ulid::new()));
+        private_files::create_new(&probe)?;
+        std::fs::remove_file(&probe)?;
+        Ok(())
+    }
+
     /// Backups in the folder, newest first.
     pub fn list(&self) -> Result<Vec<BackupInfo>, ServiceError> {
         let entries = match std::fs::read_dir(&self.dir) {
@@ -226,6 +235,14 @@ impl BackupService {
                 .await?;
         }
         Ok(removed)
+    }
+}
+
+/// A failure while writing a backup is the backup's, whatever part failed.
+fn backup_error(error: ServiceError) -> ServiceError {
+    match error {
+        ServiceError::Store(cause) => ServiceError::Backup(cause),
+        other => other,
     }
 }
 

@@ -17,6 +17,9 @@ pub enum ServiceError {
     /// A backup could not be written or verified, so the operation that needed it did not run.
     #[error("backup failed: {0}")]
     BackupFailed(StoreError),
+    /// A backup asked for could not be written or verified.
+    #[error("backup not written: {0}")]
+    Backup(StoreError),
     /// The operating system could not supply randomness for a new key.
     #[error("random source failed: {0}")]
     Randomness(#[from] getrandom::Error),

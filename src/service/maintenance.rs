@@ -135,7 +135,9 @@ impl MaintenanceService {
         let backup = if backup {
             let made = self.backups.create(BackupTrigger::BeforeClear, ctx).await;
             Some(made.map_err(|e| match e {
-                ServiceError::Store(cause) => ServiceError::BackupFailed(cause),
+                ServiceError::Store(cause) | ServiceError::Backup(cause) => {
+                    ServiceError::BackupFailed(cause)
+                }
                 other => other,
             })?)
         } else {

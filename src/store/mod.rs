@@ -215,6 +215,9 @@ pub trait Store:
     fn shared(&self) -> bool;
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// Checks that the database takes a write (readiness): a full disk or read-only storage
+    /// fails it. PostgreSQL reports such faults to `ping` already.
+    async fn writable(&self) -> StoreResult<()>;
     /// Closes connections once in-flight work is done (shutdown).
     async fn close(&self);
     /// Connection pool usage, for metrics.
@@ -637,7 +640,57 @@ pub async fn verify_backup(file: &Path) -> StoreResult<()> {
     sqlite::verify_file(file).await
 }
 
+/// Why storage refused a write of valid data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// The disk is full.
+    Full,
+    /// The storage is read-only, or failing writes.
+    NotWritable,
+}
+
+impl StorageFault {
+    /// What a file operation's error says about its storage, if anything.
+    pub fn of_io(error: &std::io::Error) -> Option<Self> {
+        match error.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Some(Self::Full),
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+                Some(Self::NotWritable)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl StoreError {
+    /// Whether the write failed because of the storage rather than the data: the request is
+    /// answered `507` (disk full) or `503` (read-only), and nothing was written.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                if error
+                    .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                    .is_some()
+                {
+                    // SQLITE_FULL; SQLITE_READONLY and SQLITE_IOERR with their extended codes.
+                    let code: i64 = error.code()?.parse().ok()?;
+                    return match code & 0xff {
+                        13 => Some(StorageFault::Full),
+                        8 | 10 => Some(StorageFault::NotWritable),
+                        _ => None,
+                    };
+                }
+                match error.code()?.as_ref() {
+                    "53100" => Some(StorageFault::Full),
+                    "25006" => Some(StorageFault::NotWritable),
+                    _ => None,
+                }
+            }
+            StoreError::Io(error) => StorageFault::of_io(error),
+            _ => None,
+        }
+    }
+
     /// The database could not be reached (as opposed to refusing or failing a statement):
     /// the request is answered `503` and may be retried.
     pub fn is_unavailable(&self) -> bool {

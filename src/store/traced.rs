@@ -81,6 +81,13 @@ impl Store for Traced {
         self.inner.ping().instrument(self.span("store.ping")).await
     }
 
+    async fn writable(&self) -> StoreResult<()> {
+        self.inner
+            .writable()
+            .instrument(self.span("store.writable"))
+            .await
+    }
+
     async fn close(&self) {
         self.inner.close().await
     }

@@ -15,7 +15,7 @@ async fn liveness_and_readiness_report_ok() {
     assert_eq!(ready.status(), 200);
     assert_eq!(
         ready.json::<serde_json::Value>().await.unwrap(),
-        serde_json::json!({"status": "ok", "checks": {"database": "ok"}})
+        serde_json::json!({"status": "ok", "checks": {"database": "ok", "backups": "ok"}})
     );
 }
 

@@ -149,18 +149,19 @@ async fn hostile_input_never_causes_a_500() {
         let status = response.status().as_u16();
         assert!((400..500).contains(&status), "status {status}");
     }
+    // Each gets the answer the contract gives it, not merely something other than a 500.
     let paths = [
-        "/api/v1/vehicles/%FF%FE",
-        "/api/v1/vehicles/%00",
-        "/api/v1/vehicles/..%2F..%2Fetc",
-        "/api/v1/vehicles?limit=-1&limit=2",
-        "/api/v1/vehicles?entered_after=%FF",
-        "/api/v1/vehicles?cursor=%00%00",
-        "/api/v1/vehicles?q=%25%5F%27%22;--",
+        ("/api/v1/vehicles/%FF%FE", 400),
+        ("/api/v1/vehicles/%00", 404),
+        ("/api/v1/vehicles/..%2F..%2Fetc", 404),
+        ("/api/v1/vehicles?limit=-1&limit=2", 400),
+        ("/api/v1/vehicles?entered_after=%FF", 400),
+        ("/api/v1/vehicles?cursor=%00%00", 400),
+        ("/api/v1/vehicles?q=%25%5F%27%22;--", 200),
     ];
-    for path in paths {
+    for (path, expected) in paths {
         let status = app.get(path).send().await.unwrap().status().as_u16();
-        assert!(status < 500, "{path}: {status}");
+        assert_eq!(status, expected, "{path}");
     }
     assert_eq!(app.get_vehicle("KEEP123").await.status(), 200);
     assert_eq!(app.list_ok(&[]).await["items"].as_array().unwrap().len(), 1);

@@ -24,21 +24,32 @@ fn plates(items: &Value) -> Vec<&str> {
 }
 
 async fn park(app: &TestApp, plate: &str, name: &str, minutes_ago_entered: i64) -> Value {
+    park_with_phone(app, plate, name, minutes_ago_entered, "+44 20 7946 0958").await
+}
+
+async fn park_with_phone(
+    app: &TestApp,
+    plate: &str,
+    name: &str,
+    minutes_ago_entered: i64,
+    phone: &str,
+) -> Value {
     app.register_ok(&json!({
-        "number_plate": plate, "contact_name": name, "phone_number": "+44 20 7946 0958",
+        "number_plate": plate, "contact_name": name, "phone_number": phone,
         "entry_timestamp": rfc3339(minutes_ago(minutes_ago_entered)),
     }))
     .await
 }
 
-/// The ranking data set: one vehicle per rank, and one that matches nothing.
+/// The ranking data set: one vehicle per rank, and one that matches nothing. Phone numbers
+/// differ, two of them sharing the digits `7946 09`.
 async fn park_ranked(app: &TestApp) {
-    park(app, "XAB12", "Zed", 60).await; // plate substring
-    park(app, "AB12CDE", "Ada", 50).await; // plate prefix
-    park(app, "A8I2XYZ", "Bob", 40).await; // plate prefix through look-alikes
-    park(app, "QQ99", "Mab Ab12", 30).await; // name only
-    park(app, "AB12", "Eve", 20).await; // exact plate
-    park(app, "ZZ11", "Nobody", 10).await; // no match
+    park_with_phone(app, "XAB12", "Zed", 60, "+44 20 7946 0958").await; // plate substring
+    park_with_phone(app, "AB12CDE", "Ada", 50, "+44 20 7946 1111").await; // plate prefix
+    park_with_phone(app, "A8I2XYZ", "Bob", 40, "+44 20 7946 2222").await; // plate prefix through look-alikes
+    park_with_phone(app, "QQ99", "Mab Ab12", 30, "+44 20 7946 0977").await; // name only
+    park_with_phone(app, "AB12", "Eve", 20, "+44 20 7946 3333").await; // exact plate
+    park_with_phone(app, "ZZ11", "Nobody", 10, "+44 20 7946 4444").await; // no match
 }
 
 #[tokio::test]
@@ -98,7 +109,12 @@ async fn results_are_ranked_as_the_contract_states_with_totals() {
     assert_eq!(latest["total"], 6);
 
     let phone = search(&mut ws, "c4", "7946 09", 20).await;
-    assert_eq!(phone["total"], 6, "phone digits match");
+    assert_eq!(phone["total"], 2, "phone digits match");
+    assert_eq!(
+        plates(&phone["items"]),
+        ["QQ99", "XAB12"],
+        "newest first among equals"
+    );
 }
 
 #[tokio::test]

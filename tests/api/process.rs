@@ -24,6 +24,8 @@ pub struct Server {
     pub address: String,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The tasks reading the pipes: they end once the process has written its last line.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub fn parking() -> Command {
@@ -76,7 +78,7 @@ async fn start_command(
     let mut tx = Some(tx);
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let out_lines = stdout.clone();
-    tokio::spawn(async move {
+    let stdout_reader = tokio::spawn(async move {
         while let Ok(Some(line)) = out.next_line().await {
             if let Ok(event) = serde_json::from_str::<Value>(&line)
                 && event["message"] == "listening"
@@ -89,7 +91,7 @@ async fn start_command(
     });
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
     let err_lines = stderr.clone();
-    tokio::spawn(async move {
+    let stderr_reader = tokio::spawn(async move {
         while let Ok(Some(line)) = err.next_line().await {
             err_lines.lock().unwrap().push(line);
         }
@@ -103,6 +105,7 @@ async fn start_command(
         address: format!("http://{address}"),
         stdout,
         stderr,
+        readers: vec![stdout_reader, stderr_reader],
     }
 }
 
@@ -138,8 +141,13 @@ impl Server {
             .await
             .expect("the server did not stop")
             .unwrap();
-        // Let the reader tasks drain the pipes.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Every line the process wrote is read once the pipes close.
+        for reader in std::mem::take(&mut self.readers) {
+            tokio::time::timeout(Duration::from_secs(10), reader)
+                .await
+                .expect("the output pipes did not close")
+                .unwrap();
+        }
         let out = self.stdout.lock().unwrap().clone();
         let err = self.stderr.lock().unwrap().clone();
         (status.code(), out, err)
@@ -250,7 +258,7 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
         assert!(actions.contains(&action), "{action} not audited");
     }
 
-    let (code, stdout, _) = server.stop().await;
+    let (code, stdout, stderr) = server.stop().await;
     assert_eq!(code, Some(0), "SIGTERM ends the process cleanly");
     let events: Vec<Value> = stdout
         .iter()
@@ -270,7 +278,7 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
         .filter(|e| e["message"] == "request completed")
         .count();
     assert_eq!(requests, 10);
-    let all = format!("{}\n{audit}", stdout.join("\n"));
+    let all = format!("{}\n{}\n{audit}", stdout.join("\n"), stderr.join("\n"));
     for secret in [
         KEY,
         "pk_wrong-key-123",

@@ -8,12 +8,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, minutes_ago, rfc3339, spawn_app, vehicle};
 
+/// The WAL file of the SQLite database at `path`.
+pub fn wal_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    wal.into()
+}
+
 /// The database file and its WAL, as one lossy string.
 fn file_text(app: &TestApp) -> String {
     let mut bytes = std::fs::read(&app.db_path).unwrap();
-    let mut wal = app.db_path.clone().into_os_string();
-    wal.push("-wal");
-    if let Ok(more) = std::fs::read(&wal) {
+    if let Ok(more) = std::fs::read(wal_path(&app.db_path)) {
         bytes.extend(more);
     }
     String::from_utf8_lossy(&bytes).into_owned()

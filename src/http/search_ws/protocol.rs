@@ -126,7 +126,41 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_frame_or_a_named_refusal_never_a_panic(text in "\\PC{0,200}") {
+            if let Err(error) = parse(&text) {
+                prop_assert!(["invalid_message", "invalid_query", "invalid_limit"].contains(&error.code));
+            }
+        }
+
+        #[test]
+        fn a_valid_search_frame_is_read_as_sent(
+            id in prop_oneof![any::<i64>().prop_map(Value::from), "[a-z0-9]{0,10}".prop_map(Value::from)],
+            query in "\\PC{0,100}",
+            limit in 1u64..=100,
+        ) {
+            let text = json!({"type": "search", "id": id, "query": query, "limit": limit}).to_string();
+            prop_assert_eq!(
+                parse(&text),
+                Ok(ClientFrame::Search { id, query, limit: limit as usize })
+            );
+        }
+
+        #[test]
+        fn limits_and_queries_out_of_range_are_refused_with_their_code(
+            limit in prop_oneof![Just(0i64), 101i64..10_000, i64::MIN..0],
+            long in "[a-z]{101,150}",
+        ) {
+            let bad_limit = json!({"type": "search", "id": "x", "limit": limit}).to_string();
+            prop_assert_eq!(parse(&bad_limit).unwrap_err().code, "invalid_limit");
+            let bad_query = json!({"type": "search", "id": "x", "query": long}).to_string();
+            prop_assert_eq!(parse(&bad_query).unwrap_err().code, "invalid_query");
+        }
+    }
 
     #[test]
     fn search_frames_take_defaults() {

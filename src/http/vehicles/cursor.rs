@@ -54,6 +54,42 @@ fn tag(order: ListOrder) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn any_order() -> impl Strategy<Value = ListOrder> {
+        prop_oneof![Just(ListOrder::EntryDesc), Just(ListOrder::EntryAsc)]
+    }
+
+    proptest! {
+        #[test]
+        fn every_cursor_a_listing_hands_out_comes_back_as_it_was(
+            order in any_order(), entry_ms in any::<i64>(), id in any::<i64>(), offset in any::<usize>()
+        ) {
+            let keyset = PageCursor::Keyset(order, VehicleCursor { entry_ms, id });
+            prop_assert_eq!(decode(Some(order), &encode(keyset)), Ok(keyset));
+            let ranked = PageCursor::Ranked { offset };
+            prop_assert_eq!(decode(None, &encode(ranked)), Ok(ranked));
+            // And never for another kind of listing.
+            prop_assert!(decode(None, &encode(keyset)).is_err());
+            prop_assert!(decode(Some(order), &encode(ranked)).is_err());
+        }
+
+        #[test]
+        fn any_other_text_is_refused_without_a_panic(raw in "\\PC{0,40}", order in any_order()) {
+            for listing in [Some(order), None] {
+                if let Ok(cursor) = decode(listing, &raw) {
+                    // Only text that is the encoding of that very cursor is accepted.
+                    prop_assert_eq!(encode(cursor), raw.trim());
+                }
+            }
+        }
+
+        #[test]
+        fn tampered_cursors_are_refused(entry_ms in any::<i64>(), id in any::<i64>(), junk in "[a-z:]{1,4}") {
+            let text = format!("d:{entry_ms}:{id}{junk}");
+            prop_assert!(decode(Some(ListOrder::EntryDesc), &URL_SAFE_NO_PAD.encode(text)).is_err());
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_stay_with_their_listing() {

@@ -25,7 +25,7 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 
-use super::{Store, StoreResult};
+use super::{Store, StoreError, StoreResult};
 use crate::telemetry::metrics::PoolUsage;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -70,6 +70,20 @@ impl Store for PostgresStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The server refuses every write of a read-only or full cluster; whether this one takes
+    /// writes is whether it is not a standby.
+    async fn writable(&self) -> StoreResult<()> {
+        let read_only: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&self.pool)
+            .await?;
+        if read_only {
+            return Err(StoreError::Busy(
+                "the PostgreSQL server is a read-only standby".into(),
+            ));
+        }
         Ok(())
     }
 

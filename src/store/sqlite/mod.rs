@@ -106,6 +106,7 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
             .max_connections(1)
+            .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.clone())
             .await?;
         schema::MIGRATOR.run(&writer).await?;
@@ -148,6 +149,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    /// A committed write that changes nothing: it needs room in the WAL and writable storage.
+    async fn writable(&self) -> StoreResult<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE system_config SET id = id WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -161,6 +172,24 @@ impl Store for SqliteStore {
         };
         vec![usage("writer", &self.writer), usage("reader", &self.reader)]
     }
+}
+
+/// Whether the writer connection can go back to the pool. When a commit fails for lack of
+/// disk space (or a failing disk), SQLite rolls the transaction back itself; the driver's own
+/// rollback then fails and it keeps counting the connection as inside a transaction, so every
+/// later write on it would be refused. Such a connection is closed and a fresh one opened.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback is queued on the connection: let it run first.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing the writer connection: a failed commit left it unusable");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// `path` with `suffix` appended to its file name (`parking.db` → `parking.db-wal`).
