@@ -30,6 +30,7 @@ mod metrics;
 mod occupancy;
 mod operations;
 mod outage;
+mod overload;
 mod page;
 mod process;
 mod purge;

@@ -115,6 +115,10 @@ impl Server {
     }
 
     /// Everything the server has written to standard output so far.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.lock().unwrap().clone()
     }
