@@ -27,12 +27,21 @@ pub struct TestApp {
     pub database: TestDatabase,
     pub backup_dir: PathBuf,
     shutdown: CancellationToken,
+    /// Personal data and keys this test sent: its server's logs must hold none of them.
+    sent: std::sync::Mutex<Vec<String>>,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if std::thread::panicking() {
+            return;
+        }
+        let mut secrets = self.sent.lock().unwrap().clone();
+        secrets.extend([self.admin_key.clone(), self.operator_key.clone()]);
+        let leaked = crate::log_scan::leaked(&secrets);
+        assert!(leaked.is_empty(), "the server logged {leaked:?}");
     }
 }
 
@@ -43,6 +52,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like `spawn_app`, with settings adjusted first (backup folder, rotation, …).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    crate::log_scan::install();
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("parking.db");
     let database = TestDatabase::create(dir.path()).await;
@@ -77,6 +87,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         database,
         backup_dir,
         shutdown,
+        sent: std::sync::Mutex::new(Vec::new()),
         _dir: dir,
     }
 }
@@ -178,6 +189,10 @@ impl TestApp {
     }
 
     pub async fn register(&self, body: &Value) -> Response {
+        self.sent
+            .lock()
+            .unwrap()
+            .extend(crate::log_scan::secrets_of(body));
         self.client
             .post(self.url("/api/v1/vehicles"))
             .header("X-API-Key", &self.operator_key)
@@ -203,6 +218,10 @@ impl TestApp {
     }
 
     pub async fn patch_vehicle(&self, plate: &str, body: &Value) -> Response {
+        self.sent
+            .lock()
+            .unwrap()
+            .extend(crate::log_scan::secrets_of(body));
         self.client
             .patch(self.url(&format!("/api/v1/vehicles/{}", encode(plate))))
             .header("X-API-Key", &self.operator_key)

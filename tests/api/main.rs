@@ -26,6 +26,7 @@ mod holds;
 mod keys;
 mod listing;
 mod live_search;
+mod log_scan;
 mod metrics;
 mod occupancy;
 mod operations;
