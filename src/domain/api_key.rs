@@ -120,6 +120,29 @@ fn parse_expiry(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_key_name_is_accepted_exactly_when_the_rules_say(
+            raw in "[ a-z0-9]{0,70}|[ a-z\u{0}-\u{1f}]{0,6}"
+        ) {
+            let trimmed = raw.trim();
+            let valid = !trimmed.is_empty()
+                && trimmed.chars().count() <= 64
+                && !trimmed.chars().any(char::is_control);
+            match KeyName::parse(&raw) {
+                Ok(name) => prop_assert!(valid && name.as_str() == trimmed, "accepted {:?}", raw),
+                Err(_) => prop_assert!(!valid, "refused {:?}", raw),
+            }
+        }
+
+        #[test]
+        fn a_role_is_exactly_one_of_three_names(raw in "[a-z]{0,9}") {
+            let known = ["admin", "operator", "viewer"].contains(&raw.as_str());
+            prop_assert_eq!(raw.parse::<Role>().is_ok(), known);
+        }
+    }
 
     #[test]
     fn generated_keys_are_distinct_and_long() {

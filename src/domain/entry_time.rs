@@ -47,7 +47,34 @@ pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Accepted exactly when not more than 5 minutes ahead and not already past the
+        /// retention period, whatever the offset and the spelling of the zone.
+        #[test]
+        fn an_entry_time_is_accepted_exactly_inside_its_window(
+            offset_ms in -(26 * 3_600_000i64)..(10 * 60_000),
+            hours in 1i64..=48,
+            zone in prop_oneof![Just("Z"), Just("+02:00"), Just("-05:30")],
+        ) {
+            let retention = RetentionPeriod::from_hours(hours).unwrap();
+            let at = now() + TimeDelta::milliseconds(offset_ms);
+            let offset = chrono::FixedOffset::from_str(if zone == "Z" { "+00:00" } else { zone }).unwrap();
+            let raw = at.with_timezone(&offset).to_rfc3339_opts(chrono::SecondsFormat::Millis, zone == "Z");
+            let inside = offset_ms <= 5 * 60_000 && at > retention.cutoff(now());
+            match EntryTime::parse(Some(&raw), now(), retention) {
+                Ok(entry) => {
+                    prop_assert!(inside, "accepted {}", raw);
+                    prop_assert_eq!(entry.at(), at);
+                }
+                Err(_) => prop_assert!(!inside, "refused {}", raw),
+            }
+        }
+    }
 
     fn now() -> DateTime<Utc> {
         "2026-11-25T08:00:00Z".parse().unwrap()

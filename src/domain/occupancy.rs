@@ -169,6 +169,17 @@ pub fn series(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn capacities_and_series_lengths_are_accepted_exactly_within_their_bounds(
+            places in -10i64..1_000_010, hours in -10i64..800
+        ) {
+            prop_assert_eq!(Capacity::new(places).is_ok(), (1..=1_000_000).contains(&places));
+            prop_assert_eq!(SeriesHours::new(hours).is_ok(), (1..=720).contains(&hours));
+        }
+    }
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + TimeDelta::milliseconds(ms)

@@ -72,6 +72,31 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The plate in any spelling, the full name or one of its words, or the number's
+        /// last digits with any separators, anywhere in an otherwise plain reason, is refused;
+        /// the plain reason alone is kept.
+        #[test]
+        fn a_reason_naming_the_person_is_refused_however_it_is_written(
+            before in "[a-z ]{0,20}",
+            after in "[a-z ]{0,20}",
+            which in 0usize..4,
+            sep in prop_oneof![Just(""), Just(" "), Just("-"), Just(".")],
+        ) {
+            let plain = format!("{before} fire exit {after}");
+            prop_assert!(Reason::parse(&plain, &vehicle()).is_ok(), "{:?}", plain);
+            let naming = match which {
+                0 => format!("ab{sep}12{sep}cde"),
+                1 => "ADA LOVELACE".to_owned(),
+                2 => "lovelace".to_owned(),
+                _ => format!("946{sep}0958"),
+            };
+            let text = format!("{before} {naming} {after}");
+            prop_assert!(Reason::parse(&text, &vehicle()).is_err(), "{:?}", text);
+        }
+    }
 
     fn vehicle() -> Vehicle {
         let now = Utc::now();

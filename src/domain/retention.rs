@@ -42,6 +42,19 @@ impl Default for RetentionPeriod {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_period_is_accepted_exactly_from_1_to_8760_hours(hours in -100i64..10_000) {
+            let period = RetentionPeriod::from_hours(hours);
+            prop_assert_eq!(period.is_ok(), (1..=8760).contains(&hours));
+            if let Ok(period) = period {
+                let now = Utc::now();
+                prop_assert_eq!(now - period.cutoff(now), TimeDelta::hours(hours));
+            }
+        }
+    }
 
     #[test]
     fn bounds_are_inclusive() {

@@ -49,6 +49,23 @@ redacted_debug!(WatchEntry);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_note_is_accepted_exactly_when_the_rules_say(
+            raw in "[ a-z\u{e9}]{0,20}|[ a-z\u{0}-\u{1f}]{0,8}|[ ]{0,2}[a-z]{495,505}[ ]{0,2}"
+        ) {
+            let trimmed = raw.trim();
+            let valid = !trimmed.is_empty()
+                && trimmed.chars().count() <= 500
+                && !trimmed.chars().any(char::is_control);
+            match WatchNote::parse(&raw) {
+                Ok(note) => prop_assert!(valid && note.as_str() == trimmed, "accepted {:?}", raw),
+                Err(_) => prop_assert!(!valid, "refused {:?}", raw),
+            }
+        }
+    }
 
     #[test]
     fn notes_are_trimmed_and_bounded() {
