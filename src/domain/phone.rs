@@ -45,6 +45,10 @@ impl PhoneNumber {
         {
             return Err(LETTERS.into());
         }
+        // A `+` starts an international number; anywhere else it is a typing error.
+        if raw.chars().skip(1).any(|c| c == '+') {
+            return Err(INVALID.into());
+        }
         // The parser refuses some spellings people write (`+4420-7946-0958`): what it cannot
         // read as written is read again as bare digits (a leading `+` kept).
         let valid = |text: &str| {
@@ -54,13 +58,9 @@ impl PhoneNumber {
         };
         let number = valid(raw)
             .or_else(|| {
-                let bare: String = raw
-                    .chars()
-                    .enumerate()
-                    .filter(|&(i, c)| c.is_ascii_digit() || (i == 0 && c == '+'))
-                    .map(|(_, c)| c)
-                    .collect();
-                valid(&bare)
+                let plus = raw.starts_with('+').then_some('+');
+                let digits = raw.chars().filter(char::is_ascii_digit);
+                valid(&plus.into_iter().chain(digits).collect::<String>())
             })
             .ok_or_else(|| INVALID.to_owned())?;
         Ok(Self(number.format().mode(Mode::E164).to_string()))
@@ -160,6 +160,20 @@ mod tests {
             mask_phone("+35312345678"),
             "+353\u{2022}\u{2022}\u{2022}\u{2022}\u{2022}678"
         );
+    }
+
+    #[test]
+    fn a_plus_only_starts_a_number_and_forty_characters_are_the_most() {
+        assert!(PhoneNumber::parse("020 7946+0958", gb()).is_err());
+        assert!(PhoneNumber::parse("+44 20 7946+0958", gb()).is_err());
+        // The same number spelled in 40 characters is read; in 41 it is refused before the
+        // parser sees it.
+        let spelled = |len: usize| format!("+44{}2079460958", " ".repeat(len - 13));
+        assert_eq!(
+            PhoneNumber::parse(&spelled(40), gb()).unwrap().as_str(),
+            "+442079460958"
+        );
+        assert_eq!(PhoneNumber::parse(&spelled(41), gb()).unwrap_err(), INVALID);
     }
 
     #[test]

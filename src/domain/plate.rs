@@ -124,6 +124,11 @@ mod tests {
         ((2..=12).contains(&n) && kept.chars().all(char::is_alphanumeric)).then_some(kept)
     }
 
+    #[test]
+    fn a_plates_folded_form_folds_its_lookalikes() {
+        assert_eq!(NumberPlate::parse("ab-12 cde").unwrap().folded(), "A812C0E");
+    }
+
     proptest! {
         #[test]
         fn a_plate_is_accepted_exactly_when_it_is_2_to_12_letters_or_digits(
