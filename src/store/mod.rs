@@ -87,6 +87,32 @@ macro_rules! lift_hold_columns {
     };
 }
 
+/// The vehicles of a subject: `$plate` and `$phone` are the placeholders of the plate and the
+/// phone number (either may be NULL, which matches nothing).
+macro_rules! subject_vehicles {
+    ($plate:literal, $phone:literal) => {
+        concat!(
+            "FROM vehicles WHERE number_plate = ",
+            $plate,
+            " OR phone_number = ",
+            $phone
+        )
+    };
+}
+
+/// The watchlist entries of a subject: its plate's, and those of its vehicles' plates.
+macro_rules! subject_watch {
+    ($plate:literal, $phone:literal) => {
+        concat!(
+            "FROM watchlist WHERE number_plate = ",
+            $plate,
+            " OR number_plate IN (SELECT number_plate ",
+            subject_vehicles!($plate, $phone),
+            ")"
+        )
+    };
+}
+
 /// Counts the vehicles a deletion is about to remove in the hourly occupancy, in the deletion's
 /// transaction: one whose retention has ended as an expiry in the hour it ended, any other as
 /// an exit now. `$now` is the placeholder of now (ms), `$scope` the deletion's condition

@@ -13,26 +13,6 @@ use crate::{
     },
 };
 
-/// The subject's vehicles: `$1` the plate, `$2` the phone number (either may be NULL, which
-/// matches nothing).
-macro_rules! subject_vehicles {
-    () => {
-        "FROM vehicles WHERE number_plate = $1 OR phone_number = $2"
-    };
-}
-
-/// The subject's watchlist entries: its plate's, and those of its vehicles' plates.
-macro_rules! subject_watch {
-    () => {
-        concat!(
-            "FROM watchlist WHERE number_plate = $1 OR number_plate IN ",
-            "(SELECT number_plate ",
-            subject_vehicles!(),
-            ")"
-        )
-    };
-}
-
 #[async_trait]
 impl SubjectStore for PostgresStore {
     async fn subject_records(&self, subject: &Subject) -> StoreResult<SubjectRecords> {
@@ -43,7 +23,7 @@ impl SubjectStore for PostgresStore {
             ", ",
             retention_ms!(),
             " AS retention_ms ",
-            subject_vehicles!(),
+            subject_vehicles!("$1", "$2"),
             " ORDER BY entry_ms, id"
         ))
         .bind(subject.plate_str())
@@ -54,7 +34,7 @@ impl SubjectStore for PostgresStore {
             "SELECT number_plate, plate_folded, note, created_ms, updated_ms, ",
             retention_ms!(),
             " ",
-            subject_watch!(),
+            subject_watch!("$1", "$2"),
             " ORDER BY number_plate"
         ))
         .bind(subject.plate_str())
@@ -78,14 +58,14 @@ impl SubjectStore for PostgresStore {
         let mut tx = self.pool.begin().await?;
         let chosen: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(concat!(
             "SELECT id, entry_ms, hold_until_ms ",
-            subject_vehicles!(),
+            subject_vehicles!("$1", "$2"),
             " FOR UPDATE"
         ))
         .bind(subject.plate_str())
         .bind(subject.phone_str())
         .fetch_all(&mut *tx)
         .await?;
-        let watchlist = sqlx::query(concat!("DELETE ", subject_watch!()))
+        let watchlist = sqlx::query(concat!("DELETE ", subject_watch!("$1", "$2")))
             .bind(subject.plate_str())
             .bind(subject.phone_str())
             .execute(&mut *tx)
@@ -100,7 +80,7 @@ impl SubjectStore for PostgresStore {
                 .fetch_one(&mut *tx)
                 .await?;
             occupancy::add_counts(&mut tx, &departures(&entries, retention_ms, now_ms)).await?;
-            sqlx::query(concat!("DELETE ", subject_vehicles!()))
+            sqlx::query(concat!("DELETE ", subject_vehicles!("$1", "$2")))
                 .bind(subject.plate_str())
                 .bind(subject.phone_str())
                 .execute(&mut *tx)
