@@ -87,6 +87,44 @@ macro_rules! lift_hold_columns {
     };
 }
 
+/// Adds to one day's retention counts; the placeholders are the day's start (ms) and the
+/// rows purged, rows erased and backups deleted to add.
+macro_rules! count_retention {
+    ($day:literal, $purged:literal, $erased:literal, $backups:literal) => {
+        concat!(
+            "INSERT INTO retention_days (day_ms, purged, erased, backups_deleted) VALUES (",
+            $day,
+            ", ",
+            $purged,
+            ", ",
+            $erased,
+            ", ",
+            $backups,
+            ") ",
+            "ON CONFLICT (day_ms) DO UPDATE SET ",
+            "purged = retention_days.purged + excluded.purged, ",
+            "erased = retention_days.erased + excluded.erased, ",
+            "backups_deleted = retention_days.backups_deleted + excluded.backups_deleted"
+        )
+    };
+}
+
+/// Two columns: the vehicles a hold keeps past their retention at `$now`, and the entry
+/// time of the oldest vehicle row.
+macro_rules! retention_state {
+    ($now:literal) => {
+        concat!(
+            "(SELECT count(*) FROM vehicles WHERE hold_until_ms > ",
+            $now,
+            " AND entry_ms <= ",
+            $now,
+            " - ",
+            retention_ms!(),
+            "), (SELECT min(entry_ms) FROM vehicles)"
+        )
+    };
+}
+
 /// The vehicles of a subject: `$plate` and `$phone` are the placeholders of the plate and the
 /// phone number (either may be NULL, which matches nothing).
 macro_rules! subject_vehicles {

@@ -18,28 +18,18 @@ pub(super) async fn count(
     erased: i64,
     backups_deleted: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO retention_days (day_ms, purged, erased, backups_deleted) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (day_ms) DO UPDATE SET \
-         purged = retention_days.purged + excluded.purged, \
-         erased = retention_days.erased + excluded.erased, \
-         backups_deleted = retention_days.backups_deleted + excluded.backups_deleted",
-    )
-    .bind(day_of(at_ms))
-    .bind(purged)
-    .bind(erased)
-    .bind(backups_deleted)
-    .execute(conn)
-    .await?;
+    sqlx::query(count_retention!("$1", "$2", "$3", "$4"))
+        .bind(day_of(at_ms))
+        .bind(purged)
+        .bind(erased)
+        .bind(backups_deleted)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Vehicles held past their retention at `$1` (now, ms), and the oldest entry time.
-const STATE: &str = concat!(
-    "SELECT (SELECT count(*) FROM vehicles WHERE hold_until_ms > $1 AND entry_ms <= $1 - ",
-    retention_ms!(),
-    "), (SELECT min(entry_ms) FROM vehicles)"
-);
+const STATE: &str = concat!("SELECT ", retention_state!("$1"));
 
 #[async_trait]
 impl RetentionLedger for PostgresStore {
@@ -53,9 +43,9 @@ impl RetentionLedger for PostgresStore {
         let now_ms = now.timestamp_millis();
         sqlx::query(concat!(
             "INSERT INTO retention_days (day_ms, held, oldest_entry_ms) ",
-            "SELECT $2, (SELECT count(*) FROM vehicles WHERE hold_until_ms > $1 AND entry_ms <= $1 - ",
-            retention_ms!(),
-            "), (SELECT min(entry_ms) FROM vehicles) WHERE true ",
+            "SELECT $2, ",
+            retention_state!("$1"),
+            " WHERE true ",
             "ON CONFLICT (day_ms) DO UPDATE SET held = excluded.held, ",
             "oldest_entry_ms = excluded.oldest_entry_ms"
         ))
