@@ -42,6 +42,14 @@ impl Drop for TestApp {
         secrets.extend([self.admin_key.clone(), self.operator_key.clone()]);
         let leaked = crate::log_scan::leaked(&secrets);
         assert!(leaked.is_empty(), "the server logged {leaked:?}");
+        if let TestDatabase::Sqlite(path) = &self.database {
+            let audit = crate::log_scan::audit_text(path);
+            let audited: Vec<&String> = secrets
+                .iter()
+                .filter(|s| audit.contains(s.as_str()))
+                .collect();
+            assert!(audited.is_empty(), "the audit trail holds {audited:?}");
+        }
     }
 }
 

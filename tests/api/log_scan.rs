@@ -1,6 +1,6 @@
 //! The logs of every in-process server, captured as a deployment writes them (JSON lines at
-//! `info`), and scanned when the test's app goes away for the names, numbers, plates and keys
-//! the test sent: no test needs to remember to look.
+//! `info`), and its audit trail (on SQLite), scanned when the test's app goes away for the
+//! names, numbers, plates and keys the test sent: no test needs to remember to look.
 
 use std::{
     io,
@@ -74,4 +74,27 @@ pub fn secrets_of(body: &serde_json::Value) -> Vec<String> {
         }
     }
     secrets
+}
+
+/// The audit trail of the SQLite file at `path` as text (read-only, beside a running server).
+pub fn audit_text(path: &std::path::Path) -> String {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return String::new();
+    };
+    let Ok(mut rows) = conn.prepare(
+        "SELECT action || ' ' || coalesce(entity_id, '') || ' ' || actor || ' ' || details \
+         FROM audit_logs",
+    ) else {
+        return String::new();
+    };
+    rows.query_map([], |row| row.get::<_, String>(0))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }
