@@ -37,7 +37,7 @@ pub use purge_preview::{PreviewHours, PurgePreview, preview_window, purge_previe
 pub use reason::Reason;
 pub use retention::RetentionPeriod;
 pub use retention_report::{
-    DAY_MS, ReportError, ReportKey, RetentionReport, day_of, parse_report_day,
+    DAY_MS, ReportDayError, ReportError, ReportKey, RetentionReport, day_of, parse_report_day,
 };
 pub use role::Role;
 pub use subject::Subject;

@@ -21,12 +21,21 @@ pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(DAY_MS) * DAY_MS
 }
 
+/// Why a day to report on was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReportDayError {
+    #[error("must be a date written YYYY-MM-DD")]
+    Malformed,
+    #[error("must not be after today (UTC)")]
+    AfterToday,
+}
+
 /// A day to report on: `YYYY-MM-DD`, not after today (UTC).
-pub fn parse_report_day(raw: &str, now: DateTime<Utc>) -> Result<NaiveDate, String> {
-    let day = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| "must be a date written YYYY-MM-DD".to_owned())?;
+pub fn parse_report_day(raw: &str, now: DateTime<Utc>) -> Result<NaiveDate, ReportDayError> {
+    let day =
+        NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| ReportDayError::Malformed)?;
     if day > now.date_naive() {
-        return Err("must not be after today (UTC)".into());
+        return Err(ReportDayError::AfterToday);
     }
     Ok(day)
 }

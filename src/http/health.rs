@@ -12,7 +12,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{app::AppState, error::problem_response, store::StorageFault};
+use crate::{
+    app::AppState,
+    error::problem_response,
+    store::{StorageFault, StoreError},
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -55,10 +59,7 @@ async fn ready(State(state): State<AppState>) -> Response {
             Ok(()) => "ok",
             Err(error) => {
                 tracing::warn!(%error, "readiness: the database takes no writes");
-                match error.storage_fault() {
-                    Some(StorageFault::Full) => "full",
-                    _ => "not writable",
-                }
+                unwritable(&error)
             }
         },
         Err(error) => {
@@ -81,10 +82,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(()) => "ok",
         Err(error) => {
             tracing::warn!(%error, "readiness: the backup folder cannot be written");
-            match error.storage_fault() {
-                Some(StorageFault::Full) => "full",
-                _ => "not writable",
-            }
+            unwritable(&error)
         }
     };
     if checks.values().all(|&check| check == "ok") {
@@ -113,4 +111,12 @@ async fn ready(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         &NotReady { problem, checks },
     )
+}
+
+/// The check's value for storage that refused a write.
+fn unwritable(error: &StoreError) -> &'static str {
+    match error.storage_fault() {
+        Some(StorageFault::Full) => "full",
+        _ => "not writable",
+    }
 }

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
-    domain::{FieldErrors, PreviewHours, parse_report_day},
+    domain::{FieldErrors, PreviewHours, ReportDayError, parse_report_day},
     error::{ApiError, Problem},
     http::{
         auth::Admin,
@@ -213,12 +213,11 @@ async fn retention_report(
         None => now.date_naive(),
         Some(raw) => match parse_report_day(raw, now) {
             Ok(day) => day,
-            Err(message) => {
+            Err(error) => {
                 let mut errors = QueryErrors::default();
-                if chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").is_ok() {
-                    errors.invalid("day", message);
-                } else {
-                    errors.malformed("day", message);
+                match error {
+                    ReportDayError::Malformed => errors.malformed("day", error.to_string()),
+                    ReportDayError::AfterToday => errors.invalid("day", error.to_string()),
                 }
                 errors.finish()?;
                 now.date_naive()

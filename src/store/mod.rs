@@ -87,6 +87,34 @@ macro_rules! lift_hold_columns {
     };
 }
 
+/// The purge preview's counts: vehicles expired by `$until`, by the hour they expire, those
+/// already expired counted in `$from` (the current hour's start). Placeholders both.
+macro_rules! expiring_by_hour {
+    ($until:literal, $from:literal) => {
+        concat!(
+            "SELECT CASE WHEN ",
+            expiry_ms!(),
+            " / 3600000 * 3600000 > ",
+            $from,
+            " THEN ",
+            expiry_ms!(),
+            " / 3600000 * 3600000 ELSE ",
+            $from,
+            " END AS hour_ms, count(*) FROM vehicles ",
+            // A vehicle expired by `until` entered a retention period before it at the latest.
+            "WHERE entry_ms <= ",
+            $until,
+            " - ",
+            retention_ms!(),
+            " AND ",
+            expiry_ms!(),
+            " <= ",
+            $until,
+            " GROUP BY hour_ms ORDER BY hour_ms"
+        )
+    };
+}
+
 /// Adds to one day's retention counts; the placeholders are the day's start (ms) and the
 /// rows purged, rows erased and backups deleted to add.
 macro_rules! count_retention {

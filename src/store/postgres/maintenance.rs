@@ -120,20 +120,10 @@ impl MaintenanceStore for PostgresStore {
         until: DateTime<Utc>,
         from_hour_ms: i64,
     ) -> StoreResult<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT GREATEST(",
-            expiry_ms!(),
-            " / 3600000 * 3600000, $2) AS hour_ms, count(*) FROM vehicles ",
-            // A vehicle expired by `until` entered a retention period before it at the latest.
-            "WHERE entry_ms <= $1 - ",
-            retention_ms!(),
-            " AND ",
-            expiry_ms!(),
-            " <= $1 GROUP BY hour_ms ORDER BY hour_ms"
-        ))
-        .bind(until.timestamp_millis())
-        .bind(from_hour_ms)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(expiring_by_hour!("$1", "$2"))
+            .bind(until.timestamp_millis())
+            .bind(from_hour_ms)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -146,21 +146,11 @@ impl MaintenanceStore for SqliteStore {
         until: DateTime<Utc>,
         from_hour_ms: i64,
     ) -> StoreResult<Vec<(i64, i64)>> {
-        Ok(sqlx::query_as(concat!(
-            "SELECT max(",
-            expiry_ms!(),
-            " / 3600000 * 3600000, ?2) AS hour_ms, count(*) FROM vehicles ",
-            // A vehicle expired by `until` entered a retention period before it at the latest.
-            "WHERE entry_ms <= ?1 - ",
-            retention_ms!(),
-            " AND ",
-            expiry_ms!(),
-            " <= ?1 GROUP BY hour_ms ORDER BY hour_ms"
-        ))
-        .bind(to_ms(until))
-        .bind(from_hour_ms)
-        .fetch_all(&self.reader)
-        .await?)
+        Ok(sqlx::query_as(expiring_by_hour!("?1", "?2"))
+            .bind(to_ms(until))
+            .bind(from_hour_ms)
+            .fetch_all(&self.reader)
+            .await?)
     }
 
     async fn backup_to(&self, target: &Path, now: DateTime<Utc>) -> StoreResult<()> {
