@@ -7,6 +7,7 @@ use parking::{
     app::{App, AppState},
     config::{Overrides, Settings},
     domain::{ApiKeySecret, AuditContext, KeyName, NewKeySpec, Role},
+    telemetry::metrics::Snapshot,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -42,14 +43,22 @@ impl Drop for TestApp {
         secrets.extend([self.admin_key.clone(), self.operator_key.clone()]);
         let leaked = crate::log_scan::leaked(&secrets);
         assert!(leaked.is_empty(), "the server logged {leaked:?}");
-        if let TestDatabase::Sqlite(path) = &self.database {
-            let audit = crate::log_scan::audit_text(path);
-            let audited: Vec<&String> = secrets
-                .iter()
-                .filter(|s| audit.contains(s.as_str()))
-                .collect();
-            assert!(audited.is_empty(), "the audit trail holds {audited:?}");
-        }
+        let metrics = self.state.metrics.render(&Snapshot {
+            vehicles_parked: 0,
+            websocket_connections: 0,
+            pools: Vec::new(),
+        });
+        let exposed: Vec<&String> = secrets
+            .iter()
+            .filter(|s| metrics.contains(s.as_str()))
+            .collect();
+        assert!(exposed.is_empty(), "the metrics hold {exposed:?}");
+        let audit = crate::log_scan::audit_text(&self.database);
+        let audited: Vec<&String> = secrets
+            .iter()
+            .filter(|s| audit.contains(s.as_str()))
+            .collect();
+        assert!(audited.is_empty(), "the audit trail holds {audited:?}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The logs of every in-process server, captured as a deployment writes them (JSON lines at
-//! `info`), and its audit trail (on SQLite), scanned when the test's app goes away for the
+//! `info`), its audit trail and its metrics, scanned when the test's app goes away for the
 //! names, numbers, plates and keys the test sent: no test needs to remember to look.
 
 use std::{
@@ -76,25 +76,26 @@ pub fn secrets_of(body: &serde_json::Value) -> Vec<String> {
     secrets
 }
 
-/// The audit trail of the SQLite file at `path` as text (read-only, beside a running server).
-pub fn audit_text(path: &std::path::Path) -> String {
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return String::new();
-    };
-    let Ok(mut rows) = conn.prepare(
-        "SELECT action || ' ' || coalesce(entity_id, '') || ' ' || actor || ' ' || details \
-         FROM audit_logs",
-    ) else {
-        return String::new();
-    };
-    rows.query_map([], |row| row.get::<_, String>(0))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
+/// The audit trail of `database` as text, read beside its running server (SQLite or
+/// PostgreSQL); empty when the database is gone (tests that remove or stop it).
+pub fn audit_text(database: &crate::helpers::TestDatabase) -> String {
+    // Drop runs on the test's runtime thread: a thread of its own does the async reading.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(database.try_texts(
+                    "SELECT action || ' ' || coalesce(entity_id, '') || ' ' || actor || ' ' \
+                     || CAST(details AS TEXT) FROM audit_logs",
+                ))
+            })
+            .join()
+            .ok()
+            .flatten()
+            .map(|entries| entries.join("\n"))
+            .unwrap_or_default()
+    })
 }
