@@ -48,6 +48,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let (routes, mut document) = api_routes().split_for_parts();
     openapi::add_common_responses(&mut document);
+    openapi::add_links(&mut document);
     let docs =
         Router::from(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
             .layer(SetResponseHeaderLayer::overriding(

@@ -114,3 +114,56 @@ pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
         }
     }
 }
+
+/// How one operation's answer feeds the next: (operation, status, link name, target operation,
+/// path parameter, where its value comes from). Clients (and stateful test tools) follow them
+/// to act on what they just created: a registered vehicle is read, changed, held, revealed and
+/// deleted by the plate the service answered with, a created key revoked by its id.
+#[rustfmt::skip]
+const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("register_vehicle", "201", "GetVehicle",      "get_vehicle",    "plate", "$response.body#/number_plate"),
+    ("register_vehicle", "201", "UpdateVehicle",   "update_vehicle", "plate", "$response.body#/number_plate"),
+    ("register_vehicle", "201", "DeleteVehicle",   "delete_vehicle", "plate", "$response.body#/number_plate"),
+    ("register_vehicle", "201", "PlaceHold",       "place_hold",     "plate", "$response.body#/number_plate"),
+    ("register_vehicle", "201", "RevealPhone",     "reveal_phone",   "plate", "$response.body#/number_plate"),
+    ("update_vehicle",   "200", "GetVehicle",      "get_vehicle",    "plate", "$response.body#/number_plate"),
+    ("update_vehicle",   "200", "DeleteVehicle",   "delete_vehicle", "plate", "$response.body#/number_plate"),
+    ("place_hold",       "200", "LiftHold",        "lift_hold",      "plate", "$response.body#/number_plate"),
+    ("place_hold",       "200", "GetVehicle",      "get_vehicle",    "plate", "$response.body#/number_plate"),
+    ("create_key",       "201", "RevokeKey",       "revoke_key",     "id",    "$response.body#/id"),
+    ("put_watch",        "200", "GetWatch",        "get_watch",      "plate", "$response.body#/number_plate"),
+    ("put_watch",        "200", "DeleteWatch",     "delete_watch",   "plate", "$response.body#/number_plate"),
+    ("put_watch",        "201", "GetWatch",        "get_watch",      "plate", "$response.body#/number_plate"),
+    ("put_watch",        "201", "DeleteWatch",     "delete_watch",   "plate", "$response.body#/number_plate"),
+];
+
+/// Adds `LINKS` to the responses they start from.
+pub fn add_links(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, link::LinkBuilder};
+    let operations = document.paths.paths.values_mut().flat_map(|item| {
+        [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    });
+    for operation in operations {
+        let Some(id) = operation.operation_id.clone() else {
+            continue;
+        };
+        for (_, status, name, target, parameter, value) in LINKS.iter().filter(|link| link.0 == id)
+        {
+            if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status) {
+                let link = LinkBuilder::new()
+                    .operation_id(*target)
+                    .parameter(*parameter, *value)
+                    .build();
+                response.links.insert((*name).to_owned(), RefOr::T(link));
+            }
+        }
+    }
+}

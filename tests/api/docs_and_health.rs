@@ -54,6 +54,82 @@ async fn the_openapi_document_matches_the_snapshot() {
     insta::assert_json_snapshot!("openapi", document, {".info.version" => "[version]"});
 }
 
+/// Every link in the document leads somewhere: its target operation exists and takes the
+/// parameter it fills, and the response field it reads is in the answer's schema.
+#[tokio::test]
+async fn every_openapi_link_names_a_real_operation_parameter_and_field() {
+    let app = spawn_app().await;
+    let document: serde_json::Value = app
+        .public_get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let operations: Vec<&serde_json::Value> = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .collect();
+    let schemas = &document["components"]["schemas"];
+    // The properties of a schema, through `$ref` and `allOf`.
+    fn properties(schema: &serde_json::Value, schemas: &serde_json::Value) -> Vec<String> {
+        if let Some(name) = schema["$ref"].as_str() {
+            let name = name.trim_start_matches("#/components/schemas/");
+            return properties(&schemas[name], schemas);
+        }
+        let mut found: Vec<String> = schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            found.extend(properties(part, schemas));
+        }
+        if let Some(items) = schema["properties"]["items"]["items"].as_object() {
+            found.extend(
+                properties(&serde_json::Value::Object(items.clone()), schemas)
+                    .into_iter()
+                    .map(|p| format!("items/0/{p}")),
+            );
+        }
+        found
+    }
+    let mut links = 0;
+    for operation in &operations {
+        for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+            for (name, link) in response["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let target = operations
+                    .iter()
+                    .find(|o| o["operationId"] == link["operationId"])
+                    .unwrap_or_else(|| panic!("{name}: no operation {}", link["operationId"]));
+                for (parameter, value) in link["parameters"].as_object().unwrap() {
+                    assert!(
+                        target["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|p| p["name"] == *parameter && p["in"] == "path"),
+                        "{name}: {} takes no {parameter}",
+                        link["operationId"]
+                    );
+                    let field = value
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("$response.body#/");
+                    let schema = &response["content"]["application/json"]["schema"];
+                    assert!(
+                        properties(schema, schemas).iter().any(|p| p == field),
+                        "{name} from {} {status}: the answer has no {field}",
+                        operation["operationId"]
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(links, 14, "every link was checked");
+}
+
 #[tokio::test]
 async fn the_docs_page_and_its_assets_are_served_without_the_internet() {
     let app = spawn_app().await;
