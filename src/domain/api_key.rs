@@ -34,7 +34,7 @@ impl ApiKeySecret {
     /// Keys carry 256 bits of entropy, so a fast hash is enough: there is nothing to brute-force.
     pub fn hash(&self) -> ApiKeyHash {
         let digest = Sha256::digest(self.0.as_bytes());
-        ApiKeyHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+        ApiKeyHash(hex::encode(digest))
     }
 }
 

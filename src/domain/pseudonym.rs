@@ -25,10 +25,7 @@ impl Pseudonymizer {
             return String::new();
         };
         mac.update(plate.as_str().as_bytes());
-        mac.finalize().into_bytes()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 }
 

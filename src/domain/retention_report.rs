@@ -104,7 +104,7 @@ impl ReportKey {
 
     /// `body` with its `signature` member added.
     pub fn sign(&self, body: Value) -> Value {
-        let signature = format!("{SCHEME}{}", hex(&self.digest(&body)));
+        let signature = format!("{SCHEME}{}", hex::encode(self.digest(&body)));
         let mut signed = body;
         if let Value::Object(members) = &mut signed {
             members.insert("signature".into(), Value::String(signature));
@@ -123,7 +123,7 @@ impl ReportKey {
         };
         let given = signature
             .strip_prefix(SCHEME)
-            .and_then(unhex)
+            .and_then(|text| hex::decode(text).ok())
             .ok_or(ReportError::Mismatch)?;
         let body = Value::Object(members);
         mac(&self.0)
@@ -164,20 +164,6 @@ fn canonical(value: &Value) -> String {
         }
         other => other.to_string(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -58,13 +58,7 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
         return ApiError::NotFound("no such resource".into()).into_response();
     };
     let hash = file.metadata.sha256_hash();
-    let etag = format!(
-        "\"{}\"",
-        hash[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let etag = format!("\"{}\"", hex::encode(&hash[..16]));
     // Always revalidated, so a new binary's page is picked up at once; unchanged files cost
     // a 304.
     let cache = HeaderValue::from_static("no-cache");

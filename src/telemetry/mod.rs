@@ -6,6 +6,7 @@
 //! `Debug`.
 
 pub mod errors;
+mod json_lines;
 pub mod metrics;
 pub mod traces;
 
@@ -66,10 +67,8 @@ pub fn init(
     let logs = tracing_subscriber::fmt::layer().with_writer(writer);
     let logs = match format {
         LogFormat::Json => logs
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json_lines::JsonLines)
             .with_filter(log_filter)
             .boxed(),
         LogFormat::Pretty => logs.with_filter(log_filter).boxed(),

@@ -59,12 +59,7 @@ async fn the_openapi_document_matches_the_snapshot() {
 #[tokio::test]
 async fn every_openapi_link_names_a_real_operation_parameter_and_field() {
     let app = spawn_app().await;
-    let document: serde_json::Value = app
-        .public_get("/api/v1/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let document = app.get_json("/api/v1/openapi.json").await;
     let operations: Vec<&serde_json::Value> = document["paths"]
         .as_object()
         .unwrap()

@@ -57,11 +57,13 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
+        unmount_lazily(self.dir.path());
     }
+}
+
+/// Detaches the file system mounted on `path` now, and frees it once nothing holds it open.
+fn unmount_lazily(path: &std::path::Path) {
+    let _ = Command::new("umount").arg("-l").arg(path).status();
 }
 
 /// Fills the file system holding `dir` to the last byte; returns the filler to free it.
@@ -291,10 +293,7 @@ impl Ext4 {
 
 impl Drop for Ext4 {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.mount_point.path())
-            .status();
+        unmount_lazily(self.mount_point.path());
         let _ = Command::new("losetup").args(["-d", &self.device]).status();
     }
 }

@@ -125,21 +125,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
     }
 
-    /// Clicks the element at `css`; one re-rendered between finding and clicking it (live
-    /// results are) is found again.
+    /// Clicks the element at `css`, as a person would once it is there: one re-rendered
+    /// between finding and clicking it (live results are) is found again, and one in a view
+    /// still being shown (navigation is a `hashchange` task away) is waited for, within the
+    /// usual patience.
     pub async fn click(&self, css: &str) {
-        for _ in 0..5 {
+        use fantoccini::error::{CmdError, ErrorStatus};
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
             match self.find(css).await.click().await {
                 Ok(()) => return,
-                Err(fantoccini::error::CmdError::Standard(e))
-                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                Err(CmdError::Standard(e))
+                    if matches!(
+                        e.error,
+                        ErrorStatus::StaleElementReference | ErrorStatus::ElementNotInteractable
+                    ) && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => panic!("cannot click {css}: {e}"),
             }
         }
-        panic!("{css} kept being replaced before it could be clicked");
     }
 
     /// Replaces the value of the input at `css` by typing `text`.

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""One change measured: the service built from the working tree against the same service built
+from REV (default HEAD), alternating between the two on the same seeded database, with the
+bare axum hello world and the inline rusqlite lookup measured in the same rounds:
+
+    python3 bench/ab.py [REV]                    # 100,000 vehicles, 3 rounds of 5 s per scenario
+    N=1000000 ROUNDS=5 python3 bench/ab.py HEAD~2
+
+Both builds run as a user runs them (request logs on, written to a file; durable commits),
+pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live` and get
+by plate. Each round measures every server once, in turn, so drift on the machine reaches all
+of them alike; the table gives each round's figures and the medians, and the ratios are of
+medians from this one run. Results: standard output and `bench/results/ab.json`.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import run  # noqa: E402  (the load benchmark's seeding, wrk scripts and helpers)
+
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+SECONDS = int(os.environ.get("SECONDS_PER_SCENARIO", "5"))
+N = int(os.environ.get("N", "100000"))
+
+
+def build_at(rev, out, work):
+    """The `parking` binary of commit REV, built in a worktree of its own."""
+    tree = work / "tree"
+    subprocess.run(["git", "-C", str(run.ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(tree / "Cargo.toml"),
+                        "--bin", "parking"], check=True)
+        shutil.copy2(run.TARGET / "release/parking", out)
+    finally:
+        subprocess.run(["git", "-C", str(run.ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def main():
+    rev = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
+    for tool in ("wrk", "sqlite3", "taskset", "cargo", "git"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed (apt-get install -y wrk sqlite3 util-linux git)")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="parking-ab-"))
+    binaries = {f"before ({rev})": work / "parking-before", "after (working tree)": work / "parking-after"}
+    run.log(f"building {rev}")
+    build_at(rev, binaries[f"before ({rev})"], work)
+    run.log("building the working tree")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(run.ROOT / "Cargo.toml"),
+                    "--bin", "parking", "--example", "bare_lookup"], check=True)
+    shutil.copy2(run.TARGET / "release/parking", binaries["after (working tree)"])
+
+    db = work / "ab.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
+    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
+               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    subprocess.run([str(binaries["after (working tree)"]), "migrate", "--database", f"sqlite://{db}"], env=env,
+                   check=True, stderr=subprocess.DEVNULL)
+    run.N = N
+    run.log(f"seeding {N:,} vehicles")
+    run.seed(db, int(__import__("time").time() * 1000))
+    bench = run.Bench(work, 0)
+    url = f"http://127.0.0.1:{run.PORT}"
+    bare_url = f"http://127.0.0.1:{run.BARE_PORT}"
+    scenarios = {"GET /health/live": run.HEALTH, "get by plate": run.GET_RANDOM}
+    figures = {}  # (server, scenario) -> [req/s per round]
+    lines = 0
+    for round_no in range(1, ROUNDS + 1):
+        for name, binary in binaries.items():
+            log_file = work / f"server-{round_no}-{binary.name}.log"
+            server = subprocess.Popen([str(binary), "serve", "--bind", f"127.0.0.1:{run.PORT}", "--database",
+                                       f"sqlite://{db}"], env=env, stdout=open(log_file, "wb"),
+                                      stderr=subprocess.DEVNULL)
+            try:
+                run.wait_ready(f"{url}/health/ready", timeout=120)
+                subprocess.run(["taskset", "-a", "-p", "-c", run.SERVER_CPU, str(server.pid)], check=True,
+                               stdout=subprocess.DEVNULL)
+                for scenario, lua in scenarios.items():
+                    result = bench.wrk(url, lua, seconds=SECONDS)
+                    figures.setdefault((name, scenario), []).append(result["rps"])
+                    run.log(f"round {round_no}: {name}, {scenario}: {result['rps']:,.0f}/s")
+            finally:
+                server.terminate()
+                server.wait()
+            lines += sum(1 for _ in open(log_file, "rb"))
+        bare = subprocess.Popen(["taskset", "-c", run.SERVER_CPU, str(run.TARGET / "release/examples/bare_lookup"),
+                                 str(db), f"127.0.0.1:{run.BARE_PORT}", "full"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            run.wait_ready(f"{bare_url}/plate/L1")
+            for scenario, lua in {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}.items():
+                result = bench.wrk(bare_url, lua, seconds=SECONDS)
+                figures.setdefault(("baseline", scenario), []).append(result["rps"])
+                run.log(f"round {round_no}: baseline, {scenario}: {result['rps']:,.0f}/s")
+        finally:
+            bare.terminate()
+            bare.wait()
+
+    medians = {key: statistics.median(values) for key, values in figures.items()}
+    print(f"\n{N:,} vehicles, {ROUNDS} rounds of {SECONDS} s per scenario, {run.CONNECTIONS} connections; "
+          f"{lines:,} request log lines written by the two builds.")
+    print("Baselines: the bare axum hello world (for /health/live) and the inline rusqlite lookup (get by plate).\n")
+    print("| scenario | server | req/s per round | median | / baseline |")
+    print("| --- | --- | --- | --- | --- |")
+    for scenario in scenarios:
+        for name in [*binaries, "baseline"]:
+            values = figures[(name, scenario)]
+            ratio = medians[(name, scenario)] / medians[("baseline", scenario)]
+            print(f"| {scenario} | {name} | {', '.join(f'{v:,.0f}' for v in values)} | "
+                  f"{medians[(name, scenario)]:,.0f} | {ratio:.2f}× |")
+    for scenario in scenarios:
+        after = medians[("after (working tree)", scenario)]
+        before = medians[(f"before ({rev})", scenario)]
+        print(f"\n{scenario}: after / before = {after / before:.2f}×", end="")
+    print()
+    out = run.ROOT / "bench/results/ab.json"
+    out.write_text(json.dumps({"rev": rev, "n": N, "rounds": ROUNDS, "seconds": SECONDS,
+                               "figures": {f"{k[0]} | {k[1]}": v for k, v in figures.items()}}, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

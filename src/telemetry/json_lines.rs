@@ -1,0 +1,328 @@
+//! The JSON log line, written straight into one reused buffer.
+//!
+//! It is the object `tracing-subscriber`'s JSON format writes with the event flattened and the
+//! current span — `{"timestamp", "level", <the event's fields>, "target", "span": {<the span's
+//! fields>, "name"}}` — without that format's costs per line: it parses the span's fields
+//! (kept as a JSON text since the span was opened) back into a `serde_json::Value` for every
+//! line, and builds the timestamp and the line in fresh allocations. A request writes one
+//! line, so on `/health/live` those costs were a large part of the request (profile in
+//! `bench/README.md`). The span's fields are still recorded by `JsonFields`; their text is
+//! copied in as it is.
+
+use std::{cell::RefCell, fmt, fmt::Write as _};
+
+use chrono::{Datelike, Timelike, Utc};
+use tracing::{
+    Event, Subscriber,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{
+    fmt::{
+        FmtContext, FormatEvent, FormattedFields,
+        format::{JsonFields, Writer},
+    },
+    registry::LookupSpan,
+};
+
+/// The event format of the JSON logs; use with `JsonFields` for the spans' fields.
+pub struct JsonLines;
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+    /// `YYYY-MM-DDTHH:MM:SS.` of the last second a line was written in on this thread.
+    static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
+impl<S> FormatEvent<S, JsonFields> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        LINE.with(|line| {
+            // A line that logs while being formatted (a `Debug` that logs) gets a buffer of
+            // its own rather than a panic.
+            let mut own = String::new();
+            let mut borrowed = line.try_borrow_mut();
+            let line = match borrowed.as_deref_mut() {
+                Ok(line) => line,
+                Err(_) => &mut own,
+            };
+            line.clear();
+            line.push_str("{\"timestamp\":\"");
+            timestamp(line);
+            line.push_str("\",\"level\":\"");
+            line.push_str(event.metadata().level().as_str());
+            line.push('"');
+            event.record(&mut EventFields(line));
+            line.push_str(",\"target\":");
+            string(line, event.metadata().target());
+            let span = event
+                .parent()
+                .and_then(|id| ctx.span(id))
+                .or_else(|| ctx.lookup_current());
+            if let Some(span) = span {
+                line.push_str(",\"span\":{");
+                if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>() {
+                    let members = fields
+                        .fields
+                        .trim()
+                        .strip_prefix('{')
+                        .and_then(|f| f.strip_suffix('}'))
+                        .unwrap_or_default();
+                    if !members.is_empty() {
+                        line.push_str(members);
+                        line.push(',');
+                    }
+                }
+                line.push_str("\"name\":");
+                string(line, span.metadata().name());
+                line.push('}');
+            }
+            line.push_str("}\n");
+            writer.write_str(line)
+        })
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, as `tracing-subscriber`'s default timer writes it; the
+/// date and time of day are formatted once a second per thread.
+fn timestamp(line: &mut String) {
+    let now = Utc::now();
+    let second = now.timestamp();
+    SECOND.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != second {
+            cached.1.clear();
+            let _ = write!(
+                cached.1,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.",
+                now.year(),
+                now.month(),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second()
+            );
+            cached.0 = second;
+        }
+        line.push_str(&cached.1);
+    });
+    let _ = write!(line, "{:06}Z", now.timestamp_subsec_micros() % 1_000_000);
+}
+
+/// The event's fields as members of the line's object, typed as `tracing-serde` types them.
+struct EventFields<'a>(&'a mut String);
+
+impl EventFields<'_> {
+    fn key(&mut self, field: &Field) {
+        self.0.push(',');
+        string(self.0, field.name());
+        self.0.push(':');
+    }
+}
+
+impl Visit for EventFields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.key(field);
+        self.0.push('"');
+        let _ = write!(Escaping(self.0), "{value:?}");
+        self.0.push('"');
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        string(self.0, value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.key(field);
+        self.0.push('"');
+        let _ = write!(Escaping(self.0), "{value}");
+        self.0.push('"');
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.0.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.0, "{value}");
+    }
+
+    // 128-bit integers are strings (beyond what JSON readers take as numbers), as
+    // `tracing-serde` writes them.
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.key(field);
+        let _ = write!(self.0, "\"{value}\"");
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.key(field);
+        let _ = write!(self.0, "\"{value}\"");
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        // serde_json's own number text; `null` for NaN and the infinities, as it writes them.
+        match serde_json::Number::from_f64(value) {
+            Some(number) => {
+                let _ = write!(self.0, "{number}");
+            }
+            None => self.0.push_str("null"),
+        }
+    }
+}
+
+/// `text` as a JSON string.
+fn string(line: &mut String, text: &str) {
+    line.push('"');
+    let _ = Escaping(line).write_str(text);
+    line.push('"');
+}
+
+/// Writes text escaped for the inside of a JSON string, as serde_json escapes it.
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            let escaped = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0x00..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(&text[plain..at]);
+            if escaped.is_empty() {
+                let _ = write!(self.0, "\\u{byte:04x}");
+            } else {
+                self.0.push_str(escaped);
+            }
+            plain = at + 1;
+        }
+        self.0.push_str(&text[plain..]);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::Value;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn emit() {
+        let span = tracing::info_span!(
+            "request",
+            request_id = %"01JABC",
+            method = "GET",
+            route = %"/api/v1/vehicles/{plate}",
+        );
+        span.in_scope(|| {
+            tracing::info!(
+                status = 200u16,
+                latency_ms = 1.25,
+                negative = -3i64,
+                big = u128::MAX,
+                ok = true,
+                not_a_number = f64::NAN,
+                text = "quote \" backslash \\ newline \n tab \t bell \u{7} é ✓",
+                debug = ?Some("x\"y"),
+                error = &std::io::Error::other("disk \"full\"") as &(dyn std::error::Error + 'static),
+                "request completed {}", "now"
+            );
+        });
+        tracing::warn!(outside = 1, "no span");
+    }
+
+    /// The lines written by `layer` while `emit` runs.
+    fn lines<L>(layer: impl FnOnce(Captured) -> L) -> Vec<Value>
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry().with(layer(captured.clone()));
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with('\n'), "{text}");
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_the_objects_tracing_subscribers_json_format_writes() {
+        let ours = lines(|w| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || w.clone())
+                .fmt_fields(JsonFields::new())
+                .event_format(JsonLines)
+        });
+        let theirs = lines(|w| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || w.clone())
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+        });
+        assert_eq!(ours.len(), 2);
+        assert_eq!(ours.len(), theirs.len());
+        for (mut ours, mut theirs) in ours.into_iter().zip(theirs) {
+            let our_time = ours["timestamp"].take();
+            let their_time = theirs["timestamp"].take();
+            assert_eq!(ours, theirs);
+            // Same shape, a moment apart: `2026-11-27T17:23:07.123456Z`.
+            for time in [our_time.as_str().unwrap(), their_time.as_str().unwrap()] {
+                assert_eq!(time.len(), 27, "{time}");
+                let parsed = chrono::DateTime::parse_from_rfc3339(time).unwrap();
+                assert!((Utc::now() - parsed.with_timezone(&Utc)).num_seconds() < 60);
+            }
+        }
+    }
+
+    #[test]
+    fn every_control_character_is_escaped_as_serde_json_does() {
+        let text: String = (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '✓', '😀'])
+            .collect();
+        let mut ours = String::new();
+        string(&mut ours, &text);
+        assert_eq!(ours, serde_json::to_string(&text).unwrap());
+    }
+}
