@@ -99,3 +99,126 @@ pub fn audit_text(database: &crate::helpers::TestDatabase) -> String {
             .unwrap_or_default()
     })
 }
+
+/// Fields that may hold long digit runs without being personal: ids the service mints.
+const MINTED: &[&str] = &["request_id", "trace_id", "span_id"];
+/// Field names the service's logs never use, because their values are personal or secret.
+const FORBIDDEN_FIELDS: &[&str] = &[
+    "number_plate",
+    "plate",
+    "contact_name",
+    "phone_number",
+    "phone",
+    "key",
+    "api_key",
+    "x-api-key",
+    "authorization",
+    "reason",
+    "note",
+    "path",
+    "uri",
+    "query",
+];
+
+/// What in a server's output has the shape of personal data or a key, whatever the test sent:
+/// a field named after one, a route that is not a template (a digit outside `/api/v1`), a run
+/// of nine or more digits in a text (a phone number, E.164 or not), or one of `secrets`.
+pub fn personal_shapes(lines: &[String], secrets: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        for secret in secrets.iter().filter(|s| line.contains(s.as_str())) {
+            found.push(format!("the key {secret:?} in {line}"));
+        }
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => shapes_in(&value, "", &mut found, line),
+            Err(_) => {
+                if has_phone_digits(line) {
+                    found.push(format!("a phone number's digits in {line}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn shapes_in(value: &serde_json::Value, key: &str, found: &mut Vec<String>, line: &str) {
+    use serde_json::Value;
+    match value {
+        Value::Object(members) => {
+            for (name, member) in members {
+                if FORBIDDEN_FIELDS.contains(&name.to_ascii_lowercase().as_str()) {
+                    found.push(format!("a field {name:?} in {line}"));
+                }
+                shapes_in(member, name, found, line);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| shapes_in(item, key, found, line)),
+        Value::String(text) if !MINTED.contains(&key) => {
+            if key == "route"
+                && text
+                    .replacen("/api/v1", "", 1)
+                    .contains(|c: char| c.is_ascii_digit())
+            {
+                found.push(format!("a route that is a path, not a template, in {line}"));
+            }
+            if has_phone_digits(text) {
+                found.push(format!("a phone number's digits in {line}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Nine or more digits in a row, spaces and hyphens between them ignored.
+fn has_phone_digits(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        match c {
+            '0'..='9' => {
+                run += 1;
+                if run >= 9 {
+                    return true;
+                }
+            }
+            ' ' | '-' => {}
+            _ => run = 0,
+        }
+    }
+    false
+}
+
+#[test]
+fn the_shapes_of_personal_data_are_found_and_ordinary_lines_pass() {
+    let line = |fields: &str| {
+        format!(
+            r#"{{"timestamp":"2026-11-27T18:15:14.834437Z","level":"INFO",{fields},"target":"parking","span":{{"request_id":"01JD3Q7A4C123456789012345A","method":"GET","route":"/api/v1/vehicles/{{plate}}","name":"request"}}}}"#
+        )
+    };
+    let clean = [
+        line(r#""message":"request completed","status":200,"latency_ms":0.0123456789"#),
+        line(
+            r#""message":"scheduled backup written","file":"parking-20261127T181514.816Z-scheduled.db""#,
+        ),
+        line(r#""message":"listening","address":"127.0.0.1:41234""#),
+    ];
+    assert_eq!(
+        personal_shapes(&clean, &["secret-key-1".into()]),
+        Vec::<String>::new()
+    );
+    for leaking in [
+        line(r#""message":"registered","contact_name":"Ada""#),
+        line(r#""message":"call +442079460321""#),
+        line(r#""message":"call 020 7946 0321""#),
+        line(r#""message":"key secret-key-1 refused""#),
+        line(r#""message":"request completed","route":"/api/v1/vehicles/AB12CDE""#),
+        "panicked at 020-7946-0321".to_owned(),
+    ] {
+        assert_eq!(
+            personal_shapes(&[leaking.clone()], &["secret-key-1".into()]).len(),
+            1,
+            "{leaking}"
+        );
+    }
+}

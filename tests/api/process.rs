@@ -26,6 +26,24 @@ pub struct Server {
     stderr: Arc<Mutex<Vec<String>>>,
     /// The tasks reading the pipes: they end once the process has written its last line.
     readers: Vec<tokio::task::JoinHandle<()>>,
+    /// The admin key it was started with: never to be found in its output.
+    admin_key: Option<String>,
+}
+
+/// Whatever the test sent, a server's output may not hold anything shaped like personal data
+/// or a key (see `log_scan::personal_shapes`): checked for every binary the tests start, over
+/// every line read by the time it goes away (all of them after `stop`).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let mut lines = self.stdout.lock().unwrap().clone();
+        lines.extend(self.stderr.lock().unwrap().iter().cloned());
+        let secrets: Vec<String> = self.admin_key.iter().cloned().collect();
+        let found = crate::log_scan::personal_shapes(&lines, &secrets);
+        assert!(found.is_empty(), "the server's output holds {found:#?}");
+    }
 }
 
 pub fn parking() -> Command {
@@ -106,6 +124,7 @@ async fn start_command(
         stdout,
         stderr,
         readers: vec![stdout_reader, stderr_reader],
+        admin_key: admin_key.map(str::to_owned),
     }
 }
 
