@@ -3,8 +3,11 @@
 //! (`# HELP`), so `promtool check metrics` passes. Labels hold route templates, status codes
 //! and a bounded set of method names, never a plate, a name, a phone number or a key.
 
+use std::sync::{PoisonError, RwLock};
+
 use super::{errors::ErrorKind, traces};
 use chrono::{DateTime, Utc};
+use hashbrown::HashMap;
 use metrics::{Key, Label, Level, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -49,6 +52,29 @@ pub struct PoolUsage {
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// The two series of each (method, route, status) answered so far. Finding them through
+    /// the recorder costs six label strings and two registry lookups per request; the set is
+    /// bounded (known methods, route templates, status codes).
+    http_series: RwLock<HashMap<(&'static str, Box<str>, u16), HttpSeries>>,
+}
+
+struct HttpSeries {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// A borrowed key of `http_series`: hashed field by field like the owned tuple.
+#[derive(Hash)]
+struct SeriesRef<'a> {
+    method: &'static str,
+    route: &'a str,
+    status: u16,
+}
+
+impl hashbrown::Equivalent<(&'static str, Box<str>, u16)> for SeriesRef<'_> {
+    fn equivalent(&self, key: &(&'static str, Box<str>, u16)) -> bool {
+        self.method == key.0 && self.route == &*key.1 && self.status == key.2
+    }
 }
 
 impl Default for Metrics {
@@ -66,7 +92,11 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        let metrics = Self { recorder, handle };
+        let metrics = Self {
+            recorder,
+            handle,
+            http_series: RwLock::default(),
+        };
         metrics.describe();
         metrics
     }
@@ -152,6 +182,21 @@ impl Metrics {
 
     /// `method` is bounded by the caller (`method_label`); `route` is a template.
     pub fn http_request(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
+        let wanted = SeriesRef {
+            method,
+            route,
+            status,
+        };
+        let known = self
+            .http_series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = known.get(&wanted) {
+            series.requests.increment(1);
+            series.duration.record(seconds);
+            return;
+        }
+        drop(known);
         let labels = || {
             vec![
                 Label::new("method", method),
@@ -159,10 +204,20 @@ impl Metrics {
                 Label::new("status", status.to_string()),
             ]
         };
-        self.counter(HTTP_REQUESTS, labels(), 1);
-        self.recorder
-            .register_histogram(&Key::from_parts(HTTP_DURATION, labels()), &METADATA)
-            .record(seconds);
+        let series = HttpSeries {
+            requests: self
+                .recorder
+                .register_counter(&Key::from_parts(HTTP_REQUESTS, labels()), &METADATA),
+            duration: self
+                .recorder
+                .register_histogram(&Key::from_parts(HTTP_DURATION, labels()), &METADATA),
+        };
+        series.requests.increment(1);
+        series.duration.record(seconds);
+        self.http_series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((method, route.into(), status), series);
     }
 
     pub fn error(&self, kind: ErrorKind) {
