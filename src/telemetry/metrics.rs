@@ -55,8 +55,11 @@ pub struct Metrics {
     /// The two series of each (method, route, status) answered so far. Finding them through
     /// the recorder costs six label strings and two registry lookups per request; the set is
     /// bounded (known methods, route templates, status codes).
-    http_series: RwLock<HashMap<(&'static str, Box<str>, u16), HttpSeries>>,
+    http_series: RwLock<HashMap<SeriesKey, HttpSeries>>,
 }
+
+/// Method, route template, status.
+type SeriesKey = (&'static str, Box<str>, u16);
 
 struct HttpSeries {
     requests: metrics::Counter,
@@ -71,8 +74,8 @@ struct SeriesRef<'a> {
     status: u16,
 }
 
-impl hashbrown::Equivalent<(&'static str, Box<str>, u16)> for SeriesRef<'_> {
-    fn equivalent(&self, key: &(&'static str, Box<str>, u16)) -> bool {
+impl hashbrown::Equivalent<SeriesKey> for SeriesRef<'_> {
+    fn equivalent(&self, key: &SeriesKey) -> bool {
         self.method == key.0 && self.route == &*key.1 && self.status == key.2
     }
 }
