@@ -216,7 +216,7 @@ fn the_shapes_of_personal_data_are_found_and_ordinary_lines_pass() {
         "panicked at 020-7946-0321".to_owned(),
     ] {
         assert_eq!(
-            personal_shapes(&[leaking.clone()], &["secret-key-1".into()]).len(),
+            personal_shapes(std::slice::from_ref(&leaking), &["secret-key-1".into()]).len(),
             1,
             "{leaking}"
         );
