@@ -62,3 +62,57 @@ impl NewHold {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(until: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Vec<String>> {
+        let text = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        NewHold::parse(Ok("police request"), Ok(&text), &Vehicle::sample(), now)
+            .map(|hold| hold.until)
+            .map_err(|errors| errors.into_vec().into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn a_hold_ends_after_now_and_at_most_366_days_later() {
+        let now = truncate_to_millis(Utc::now());
+        let ms = TimeDelta::milliseconds(1);
+        let most = TimeDelta::days(MAX_HOLD_DAYS);
+        assert_eq!(end(now - ms, now), Err(vec!["until".to_owned()]));
+        assert_eq!(end(now, now), Err(vec!["until".to_owned()]));
+        assert_eq!(end(now + ms, now), Ok(now + ms));
+        assert_eq!(end(now + most, now), Ok(now + most));
+        assert_eq!(end(now + most + ms, now), Err(vec!["until".to_owned()]));
+    }
+
+    #[test]
+    fn a_bad_reason_and_a_bad_end_are_reported_together() {
+        let vehicle = Vehicle::sample();
+        let fields = |reason, until| {
+            NewHold::parse(Ok(reason), Ok(until), &vehicle, Utc::now())
+                .unwrap_err()
+                .into_vec()
+                .into_iter()
+                .map(|e| e.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields("", "soon"), ["reason", "until"]);
+        assert_eq!(fields("court order", "soon"), ["until"]);
+    }
+
+    #[test]
+    fn a_vehicle_expires_at_the_later_of_its_retention_and_its_hold() {
+        let entry = Utc::now();
+        let retained = entry + TimeDelta::hours(1);
+        let hold = |until| VehicleHold {
+            reason: "court order".into(),
+            until,
+        };
+        assert_eq!(expiry(entry, 3_600_000, None), retained);
+        let later = hold(retained + TimeDelta::hours(5));
+        assert_eq!(expiry(entry, 3_600_000, Some(&later)), later.until);
+        let earlier = hold(retained - TimeDelta::minutes(5));
+        assert_eq!(expiry(entry, 3_600_000, Some(&earlier)), retained);
+    }
+}

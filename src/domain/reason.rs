@@ -69,8 +69,6 @@ fn names_the_person(reason: &str, vehicle: &Vehicle) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use proptest::prelude::*;
 
@@ -99,18 +97,7 @@ mod tests {
     }
 
     fn vehicle() -> Vehicle {
-        let now = Utc::now();
-        Vehicle {
-            id: 1,
-            number_plate: "AB12CDE".into(),
-            contact_name: "Ada Lovelace".into(),
-            phone_number: "+442079460958".into(),
-            entry_time: now,
-            expires_at: now,
-            created_at: now,
-            updated_at: now,
-            hold: None,
-        }
+        Vehicle::sample()
     }
 
     #[test]

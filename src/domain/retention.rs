@@ -50,6 +50,7 @@ mod tests {
             let period = RetentionPeriod::from_hours(hours);
             prop_assert_eq!(period.is_ok(), (1..=8760).contains(&hours));
             if let Ok(period) = period {
+                prop_assert_eq!(period.hours(), hours);
                 let now = Utc::now();
                 prop_assert_eq!(now - period.cutoff(now), TimeDelta::hours(hours));
             }

@@ -65,4 +65,18 @@ mod tests {
         assert!(Role::Viewer.sees_masked_phones() && !Role::Operator.sees_masked_phones());
         assert_eq!("viewer".parse::<Role>(), Ok(Role::Viewer));
     }
+
+    #[test]
+    fn each_role_is_written_and_read_by_its_name() {
+        for (role, name) in [
+            (Role::Viewer, "viewer"),
+            (Role::Operator, "operator"),
+            (Role::Admin, "admin"),
+        ] {
+            assert_eq!(role.as_str(), name);
+            assert_eq!(role.to_string(), name);
+            assert_eq!(name.parse::<Role>(), Ok(role));
+        }
+        assert!("Admin".parse::<Role>().is_err());
+    }
 }

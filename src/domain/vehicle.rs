@@ -22,6 +22,25 @@ pub struct Vehicle {
     pub hold: Option<VehicleHold>,
 }
 
+#[cfg(test)]
+impl Vehicle {
+    /// A parked vehicle for unit tests: AB12CDE, Ada Lovelace, +442079460958, entered now.
+    pub(crate) fn sample() -> Self {
+        let now = Utc::now();
+        Vehicle {
+            id: 1,
+            number_plate: "AB12CDE".into(),
+            contact_name: "Ada Lovelace".into(),
+            phone_number: "+442079460958".into(),
+            entry_time: now,
+            expires_at: now,
+            created_at: now,
+            updated_at: now,
+            hold: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for Vehicle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vehicle")
@@ -146,6 +165,25 @@ mod tests {
             now: Utc::now(),
             retention: RetentionPeriod::default(),
         }
+    }
+
+    #[test]
+    fn a_valid_registration_is_read_into_its_normal_forms() {
+        let raw = RawNewVehicle {
+            number_plate: RawField::Text("ab-12 cde"),
+            contact_name: RawField::Text("  Ada Lovelace "),
+            phone_number: RawField::Text("020 7946 0958"),
+            entry_timestamp: RawField::Absent,
+        };
+        let vehicle = NewVehicle::parse(raw, ctx()).unwrap();
+        assert_eq!(vehicle.plate.as_str(), "AB12CDE");
+        assert_eq!(vehicle.contact_name.as_str(), "Ada Lovelace");
+        assert_eq!(vehicle.phone.as_str(), "+442079460958");
+    }
+
+    #[test]
+    fn debug_shows_the_id_and_nothing_personal() {
+        assert_eq!(format!("{:?}", Vehicle::sample()), "Vehicle { id: 1, .. }");
     }
 
     #[test]
