@@ -77,6 +77,22 @@ fn fill(dir: &std::path::Path) -> PathBuf {
     filler
 }
 
+/// A problem response with `status` whose detail says `says`.
+async fn assert_refused(response: reqwest::Response, status: u16, says: &str) {
+    let problem = assert_problem(response, status).await;
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(says), "{problem}");
+}
+
+/// The SQLite file behind `conn` passes its integrity check.
+async fn assert_intact(conn: &mut sqlx::SqliteConnection) {
+    let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(conn)
+        .await
+        .unwrap();
+    assert_eq!(check, ["ok"]);
+}
+
 async fn ready(app: &TestApp) -> (u16, Value) {
     let response = app.public_get("/health/ready").await;
     let status = response.status().as_u16();
@@ -112,14 +128,12 @@ async fn a_full_disk_refuses_writes_with_507_loses_nothing_and_recovers() {
             }
         }
     }
-    let problem = assert_problem(refused.expect("the disk never filled up"), 507).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("disk is full: nothing was written"),
-        "{problem}"
-    );
+    assert_refused(
+        refused.expect("the disk never filled up"),
+        507,
+        "disk is full: nothing was written",
+    )
+    .await;
     assert_problem(app.register(&vehicle("FULLX1")).await, 507).await;
     let (status, body) = ready(&app).await;
     assert_eq!(status, 503);
@@ -141,11 +155,7 @@ async fn a_full_disk_refuses_writes_with_507_loses_nothing_and_recovers() {
         "a refused write left no trace"
     );
     let mut conn = crate::helpers::open_file(&db).await;
-    let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(check, ["ok"]);
+    assert_intact(&mut conn).await;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM vehicles")
         .fetch_one(&mut conn)
         .await
@@ -165,14 +175,7 @@ async fn an_unwritable_backup_folder_is_a_clear_refusal_and_degrades_readiness()
         .send()
         .await
         .unwrap();
-    let problem = assert_problem(refused, 503).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("the backup folder cannot be written"),
-        "{problem}"
-    );
+    assert_refused(refused, 503, "the backup folder cannot be written").await;
     // Clearing needs a backup first: refused, and nothing deleted.
     let clear = app
         .admin(Method::POST, "/api/v1/maintenance/clear")
@@ -180,14 +183,7 @@ async fn an_unwritable_backup_folder_is_a_clear_refusal_and_degrades_readiness()
         .send()
         .await
         .unwrap();
-    let problem = assert_problem(clear, 503).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was deleted"),
-        "{problem}"
-    );
+    assert_refused(clear, 503, "nothing was deleted").await;
     assert_eq!(app.get_vehicle("BACK1").await.status(), 200);
     let (status, body) = ready(&app).await;
     assert_eq!(status, 200, "requests are still served");
@@ -345,14 +341,12 @@ async fn storage_turning_read_only_refuses_writes_with_503_keeps_reads_and_loses
         app.delete_vehicle(&acknowledged[4]).await,
     ];
     for response in refused {
-        let problem = assert_problem(response, 503).await;
-        assert!(
-            problem["detail"]
-                .as_str()
-                .unwrap()
-                .contains("cannot be written (read-only or failing storage)"),
-            "{problem}"
-        );
+        assert_refused(
+            response,
+            503,
+            "cannot be written (read-only or failing storage)",
+        )
+        .await;
     }
     let (status, body) = ready(&app).await;
     assert_eq!(status, 503);
@@ -373,11 +367,7 @@ async fn storage_turning_read_only_refuses_writes_with_503_keeps_reads_and_loses
     disk.repair().await;
 
     let mut conn = crate::helpers::open_file(&db).await;
-    let check: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(check, ["ok"]);
+    assert_intact(&mut conn).await;
     let mut stored: Vec<String> = sqlx::query_scalar("SELECT number_plate FROM vehicles")
         .fetch_all(&mut conn)
         .await
