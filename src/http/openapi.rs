@@ -79,40 +79,47 @@ pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
         ),
     ];
     let full = [("507", "The disk is full: nothing was written")];
-    for (path, item) in document.paths.paths.iter_mut() {
+    for (path, method, operation) in operations_mut(document) {
         if !path.starts_with("/api/v1/") || path == DOCUMENT_PATH {
             continue;
         }
-        for method in [
-            HttpMethod::Get,
-            HttpMethod::Post,
-            HttpMethod::Put,
-            HttpMethod::Patch,
-            HttpMethod::Delete,
-        ] {
-            let operation = match method {
-                HttpMethod::Get => item.get.as_mut(),
-                HttpMethod::Post => item.post.as_mut(),
-                HttpMethod::Put => item.put.as_mut(),
-                HttpMethod::Patch => item.patch.as_mut(),
-                HttpMethod::Delete => item.delete.as_mut(),
-                _ => None,
-            };
-            let Some(operation) = operation else { continue };
-            let has_body = operation.request_body.is_some();
-            let writes = method != HttpMethod::Get;
-            let responses = &mut operation.responses.responses;
-            for (code, description) in every
-                .iter()
-                .chain(with_body.iter().filter(|_| has_body))
-                .chain(full.iter().filter(|_| writes))
-            {
-                responses
-                    .entry((*code).to_owned())
-                    .or_insert_with(|| problem(description));
-            }
+        let has_body = operation.request_body.is_some();
+        let writes = method != HttpMethod::Get;
+        let responses = &mut operation.responses.responses;
+        for (code, description) in every
+            .iter()
+            .chain(with_body.iter().filter(|_| has_body))
+            .chain(full.iter().filter(|_| writes))
+        {
+            responses
+                .entry((*code).to_owned())
+                .or_insert_with(|| problem(description));
         }
     }
+}
+
+/// Every operation of the document, with its path and method.
+fn operations_mut(
+    document: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<
+    Item = (
+        &str,
+        utoipa::openapi::HttpMethod,
+        &mut utoipa::openapi::path::Operation,
+    ),
+> {
+    use utoipa::openapi::HttpMethod;
+    document.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            (HttpMethod::Get, item.get.as_mut()),
+            (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Put, item.put.as_mut()),
+            (HttpMethod::Patch, item.patch.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+        ]
+        .into_iter()
+        .filter_map(move |(method, operation)| Some((path.as_str(), method, operation?)))
+    })
 }
 
 /// How one operation's answer feeds the next: (operation, status, link name, target operation,
@@ -140,18 +147,7 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
 /// Adds `LINKS` to the responses they start from.
 pub fn add_links(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, link::LinkBuilder};
-    let operations = document.paths.paths.values_mut().flat_map(|item| {
-        [
-            item.get.as_mut(),
-            item.post.as_mut(),
-            item.put.as_mut(),
-            item.patch.as_mut(),
-            item.delete.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
-    });
-    for operation in operations {
+    for (_, _, operation) in operations_mut(document) {
         let Some(id) = operation.operation_id.clone() else {
             continue;
         };
