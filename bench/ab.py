@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run  # noqa: E402  (the load benchmark's seeding, wrk scripts and helpers)
@@ -65,7 +66,7 @@ def main():
                    check=True, stderr=subprocess.DEVNULL)
     run.N = N
     run.log(f"seeding {N:,} vehicles")
-    run.seed(db, int(__import__("time").time() * 1000))
+    run.seed(db, int(time.time() * 1000))
     bench = run.Bench(work, 0)
     url = f"http://127.0.0.1:{run.PORT}"
     bare_url = f"http://127.0.0.1:{run.BARE_PORT}"
