@@ -5,6 +5,7 @@ bare axum hello world and the inline rusqlite lookup measured in the same rounds
 
     python3 bench/ab.py [REV]                    # 100,000 vehicles, 3 rounds of 5 s per scenario
     N=1000000 ROUNDS=5 python3 bench/ab.py HEAD~2
+    BEFORE_BINARY=/tmp/parking-old python3 bench/ab.py   # REV's binary, built already
 
 Both builds run as a user runs them (request logs on, written to a file; durable commits),
 pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live` and get
@@ -51,8 +52,12 @@ def main():
             raise SystemExit(f"{tool} is needed (apt-get install -y wrk sqlite3 util-linux git)")
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-ab-"))
     binaries = {f"before ({rev})": work / "parking-before", "after (working tree)": work / "parking-after"}
-    run.log(f"building {rev}")
-    build_at(rev, binaries[f"before ({rev})"], work)
+    prebuilt = os.environ.get("BEFORE_BINARY")
+    if prebuilt:
+        shutil.copy2(prebuilt, binaries[f"before ({rev})"])
+    else:
+        run.log(f"building {rev}")
+        build_at(rev, binaries[f"before ({rev})"], work)
     run.log("building the working tree")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(run.ROOT / "Cargo.toml"),
                     "--bin", "parking", "--example", "bare_lookup"], check=True)

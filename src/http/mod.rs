@@ -15,6 +15,7 @@ pub mod page;
 mod query_params;
 pub mod request_context;
 mod retention;
+mod rfc3339;
 mod search_ws;
 pub mod server;
 mod subjects;
@@ -33,7 +34,7 @@ use axum::{
     middleware,
     routing::get,
 };
-use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -85,8 +86,8 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
                         script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
 /// The middleware every route goes through. Layers added later run first: the request
-/// context (id, log line, metrics, timeout) is outermost, then CORS, then the panic guard,
-/// then the `/api/v1` guard (caller, rate limit), then the body limit.
+/// context (id, log line, metrics, timeout, panics, `nosniff`) is outermost, then CORS, then
+/// the `/api/v1` guard (caller, rate limit), then the body limit.
 pub fn with_middleware(
     router: Router<AppState>,
     state: &AppState,
@@ -97,26 +98,17 @@ pub fn with_middleware(
     } else {
         router
     };
-    let router = router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            api_guard::api_guard,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response));
+    let router = router.layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)).layer(
+        middleware::from_fn_with_state(state.clone(), api_guard::api_guard),
+    );
     let router = match cors::layer(cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context::request_context,
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+    router.layer(middleware::from_fn_with_state(
+        state.clone(),
+        request_context::request_context,
+    ))
 }
 
 /// The documented routes; also used to build the OpenAPI document without a server.
@@ -140,11 +132,4 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// A panic is a bug: it is logged, and the client gets the same opaque 500 as any other
-/// unexpected failure while the server keeps serving.
-fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    ApiError::Internal("a request handler panicked".into()).into_response()
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::HeaderValue,
+    http::{HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -26,22 +26,62 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST_ID: RequestId;
 }
 
 /// The id of the request being handled on this task, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST_ID.try_with(|id| id.as_str().to_owned()).ok()
 }
 
-/// Keeps a client's id of 1–64 characters from `[A-Za-z0-9._-]`; anything else is replaced.
-fn acceptable(value: &HeaderValue) -> Option<String> {
-    let value = value.to_str().ok()?;
-    let ok = (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    ok.then(|| value.to_owned())
+/// A request's id: the client's, when it is 1–64 characters from `[A-Za-z0-9._-]`, or a new
+/// ULID. Kept inline, so handing it to the handler's task, the log line and the response
+/// allocates nothing.
+#[derive(Clone, Copy)]
+struct RequestId {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl RequestId {
+    fn new() -> Self {
+        let mut bytes = [0; 64];
+        let mut text = [0; ulid::ULID_LEN];
+        ulid::Ulid::new().array_to_str(&mut text);
+        bytes[..ulid::ULID_LEN].copy_from_slice(&text);
+        Self {
+            len: ulid::ULID_LEN as u8,
+            bytes,
+        }
+    }
+
+    fn from_client(value: &HeaderValue) -> Option<Self> {
+        let value = value.as_bytes();
+        let ok = (1..=64).contains(&value.len())
+            && value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !ok {
+            return None;
+        }
+        let mut bytes = [0; 64];
+        bytes[..value.len()].copy_from_slice(value);
+        Some(Self {
+            len: value.len() as u8,
+            bytes,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII by construction.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Header limits answered with a problem+json `431` (the listener's own, higher limits answer
@@ -67,13 +107,10 @@ pub async fn request_context(
     let id = request
         .headers()
         .get(REQUEST_ID_HEADER)
-        .and_then(acceptable)
-        .unwrap_or_else(|| ulid::Ulid::new().to_string());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+        .and_then(RequestId::from_client)
+        .unwrap_or_else(RequestId::new);
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     // Methods outside the known set are logged and counted as `other`: a client could
     // otherwise mint a new metric series, or put anything into a log line, per request.
     let method = method_label(request.method());
@@ -87,45 +124,49 @@ pub async fn request_context(
         .traced
         .then(|| traces::continue_trace(&span, request.headers()))
         .flatten();
-    let limit = state.request_timeout;
-    // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
-    // rows off half-way helps nobody.
-    let timed = !route.starts_with("/api/v1/maintenance/");
-    let handling_id = id.clone();
-    let handling_span = span.clone();
-    let handled = async move {
-        if headers_too_large(request.headers()) {
-            return ApiError::HeadersTooLarge.into_response();
-        }
+    // An answer made here rather than by the handler is made inside the request's span and
+    // with its id, as the handler's are.
+    let answer =
+        |error: ApiError| span.in_scope(|| REQUEST_ID.sync_scope(id, || error.into_response()));
+    let mut response = if headers_too_large(request.headers()) {
+        answer(ApiError::HeadersTooLarge)
+    } else {
         // The handler runs as a task of its own, so that neither a client that goes away nor
         // the request timeout can cancel it half-way: a transaction interrupted between its
         // `BEGIN` and the driver's bookkeeping would otherwise be left open on a pooled
-        // connection, holding its locks for whoever uses that connection next.
-        let mut handler = tokio::spawn(
-            REQUEST_ID.scope(handling_id, next.run(request).instrument(handling_span)),
-        );
-        let finished = if timed {
-            tokio::time::timeout(limit, &mut handler).await.ok()
-        } else {
+        // connection, holding its locks for whoever uses that connection next. A panic ends
+        // that task alone.
+        let mut handler =
+            tokio::spawn(REQUEST_ID.scope(id, next.run(request).instrument(span.clone())));
+        // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
+        // rows off half-way helps nobody.
+        let finished = if route.starts_with("/api/v1/maintenance/") {
             Some((&mut handler).await)
+        } else {
+            tokio::time::timeout(state.request_timeout, &mut handler)
+                .await
+                .ok()
         };
         match finished {
             Some(Ok(response)) => response,
-            Some(Err(panicked)) => {
-                ApiError::Internal(format!("a request handler failed: {panicked}")).into_response()
-            }
+            // The panic's own message is not repeated: it may hold anything the handler held.
+            Some(Err(failed)) => answer(ApiError::Internal(
+                if failed.is_panic() {
+                    "a request handler panicked"
+                } else {
+                    "a request handler was cancelled"
+                }
+                .into(),
+            )),
             // Past the timeout the client gets its answer; the work finishes on its own.
-            None => ApiError::Timeout.into_response(),
+            None => answer(ApiError::Timeout),
         }
     };
-    let mut response = REQUEST_ID
-        .scope(id.clone(), handled.instrument(span.clone()))
-        .await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status();
     state
         .metrics
-        .http_request(method, &route, status.as_u16(), elapsed);
+        .http_request(method, route, status.as_u16(), elapsed);
     if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
         state.metrics.error(ErrorKind::Request);
     }
@@ -134,18 +175,18 @@ pub async fn request_context(
     }
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms,
-            "request completed"
-        );
+        tracing::info!(status = status.as_u16(), latency_ms, "request completed");
     });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(REQUEST_ID_HEADER, value);
     }
     if let Some(value) = trace_id.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        response.headers_mut().insert(TRACE_ID_HEADER, value);
+        headers.insert(TRACE_ID_HEADER, value);
     }
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
     response
 }
 

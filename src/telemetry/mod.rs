@@ -11,7 +11,11 @@ pub mod metrics;
 pub mod traces;
 
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::FilterExt, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer,
+    filter::{FilterExt, LevelFilter, Targets},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 use crate::config::{LogFormat, TraceSettings};
@@ -44,13 +48,6 @@ pub fn init(
     traces: Option<&TraceSettings>,
     instance: &str,
 ) -> anyhow::Result<Telemetry> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    // Spans that exist for traces stay out of the logs, so each line keeps the request's
-    // span (and its id) as its own.
-    let log_filter = filter.and(tracing_subscriber::filter::filter_fn(|meta| {
-        meta.target() != traces::SPANS
-    }));
     // Lines are handed to a thread of their own, which writes whatever has queued up at once:
     // a request never waits for standard output, and a busy server writes many lines per
     // system call. The queue is not lossy: when it is full a request waits rather than losing
@@ -64,41 +61,111 @@ pub fn init(
             64 * 1024,
             std::io::stdout(),
         ));
-    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
-    let logs = match format {
-        LogFormat::Json => logs
-            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .event_format(json_lines::JsonLines)
-            .with_filter(log_filter)
-            .boxed(),
-        LogFormat::Pretty => logs.with_filter(log_filter).boxed(),
-    };
     let exporting = traces
         .map(|settings| traces::Exporting::start(settings, instance))
         .transpose()?;
-    let tracing_layer = exporting.as_ref().map(|exporting| {
-        tracing_opentelemetry::layer()
-            .with_tracer(exporting.tracer())
-            // Source locations and thread names tell an operator nothing a span name does not.
-            .with_location(false)
-            .with_threads(false)
-            // Busy and idle times per span cost two clock reads at every poll of a request's
-            // future; the span's own duration is what an operator reads.
-            .with_tracked_inactivity(false)
-            // Nothing here reads OpenTelemetry's own current context (parents come from the
-            // `tracing` span tree), so entering a span need not install it.
-            .with_context_activation(false)
-            .with_filter(tracing_subscriber::filter::filter_fn(traced))
-    });
+    let filter = LogFilter::from_env();
     // `try_init` fails only when a subscriber is already installed (tests): keep that one.
-    let _ = tracing_subscriber::registry()
-        .with(logs)
-        .with(tracing_layer)
-        .try_init();
+    let _ = match &exporting {
+        // Logs alone: their filter is the subscriber's own. A filter of one layer among
+        // several costs a look-up of the span's state at every enter and exit of every span
+        // (each poll of a request's future), and a span no layer wants is then never built.
+        None => match filter {
+            LogFilter::Targets(targets) => tracing_subscriber::registry()
+                .with(targets)
+                .with(log_layer(format, writer))
+                .try_init(),
+            LogFilter::Dynamic(filter) => tracing_subscriber::registry()
+                .with(filter)
+                .with(log_layer(format, writer))
+                .try_init(),
+        },
+        Some(exporting) => {
+            // Spans that exist for traces stay out of the logs, so each line keeps the
+            // request's span (and its id) as its own.
+            let no_trace_spans =
+                tracing_subscriber::filter::filter_fn(|meta| meta.target() != traces::SPANS);
+            let logs = match filter {
+                LogFilter::Targets(targets) => log_layer(format, writer)
+                    .with_filter(targets.and(no_trace_spans))
+                    .boxed(),
+                LogFilter::Dynamic(filter) => log_layer(format, writer)
+                    .with_filter(filter.and(no_trace_spans))
+                    .boxed(),
+            };
+            let spans = tracing_opentelemetry::layer()
+                .with_tracer(exporting.tracer())
+                // Source locations and thread names tell an operator nothing a span name does
+                // not.
+                .with_location(false)
+                .with_threads(false)
+                // Busy and idle times per span cost two clock reads at every poll of a
+                // request's future; the span's own duration is what an operator reads.
+                .with_tracked_inactivity(false)
+                // Nothing here reads OpenTelemetry's own current context (parents come from
+                // the `tracing` span tree), so entering a span need not install it.
+                .with_context_activation(false)
+                .with_filter(tracing_subscriber::filter::filter_fn(traced));
+            tracing_subscriber::registry()
+                .with(logs)
+                .with(spans)
+                .try_init()
+        }
+    };
     Ok(Telemetry {
         traces: exporting,
         _logs: guard,
     })
+}
+
+/// The log filter: `RUST_LOG` when it parses, else the default.
+// Built once at start and moved into the subscriber: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum LogFilter {
+    /// Targets and levels only, which is what nearly every filter says: checked when a span
+    /// or event is made, and never again.
+    Targets(Targets),
+    /// Directives that name spans or field values (`[span{field=value}]`), which `EnvFilter`
+    /// follows by tracking every span as it is entered and left.
+    Dynamic(EnvFilter),
+}
+
+impl LogFilter {
+    fn from_env() -> Self {
+        let text = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|text| EnvFilter::builder().parse(text).is_ok())
+            .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+        Self::parse(&text)
+    }
+
+    fn parse(text: &str) -> Self {
+        let plain = !text.trim().is_empty() && !text.contains('[');
+        match text.parse::<Targets>() {
+            Ok(targets) if plain => {
+                Self::Targets(targets.with_target(traces::SPANS, LevelFilter::OFF))
+            }
+            _ => Self::Dynamic(EnvFilter::new(text)),
+        }
+    }
+}
+
+/// One JSON object per line (or readable text), written by the log thread.
+fn log_layer<S>(
+    format: LogFormat,
+    writer: tracing_appender::non_blocking::NonBlocking,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    let logs = tracing_subscriber::fmt::layer().with_writer(writer);
+    match format {
+        LogFormat::Json => logs
+            .fmt_fields(json_lines::SpanFields)
+            .event_format(json_lines::JsonLines)
+            .boxed(),
+        LogFormat::Pretty => logs.boxed(),
+    }
 }
 
 /// For one-shot subcommands: warnings only, on standard error, so standard output carries
@@ -108,4 +175,57 @@ pub fn init_for_command() {
         .with_env_filter(EnvFilter::new("warn"))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+    use tracing_subscriber::filter::LevelFilter;
+
+    use super::{DEFAULT_FILTER, LogFilter, traces};
+
+    fn targets(text: &str) -> tracing_subscriber::filter::Targets {
+        match LogFilter::parse(text) {
+            LogFilter::Targets(targets) => targets,
+            LogFilter::Dynamic(_) => panic!("{text:?} was read as dynamic"),
+        }
+    }
+
+    #[test]
+    fn the_default_filter_is_targets_and_levels() {
+        let targets = targets(DEFAULT_FILTER);
+        assert!(targets.would_enable("parking::http", &Level::INFO));
+        assert!(!targets.would_enable("parking::http", &Level::DEBUG));
+        assert!(!targets.would_enable("sqlx::query", &Level::INFO));
+        assert!(targets.would_enable("sqlx::query", &Level::WARN));
+    }
+
+    #[test]
+    fn spans_made_for_traces_never_reach_the_logs() {
+        for text in [DEFAULT_FILTER, "trace", "parking=trace"] {
+            assert!(
+                !targets(text).would_enable(traces::SPANS, &Level::ERROR),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            targets("debug").default_level(),
+            Some(LevelFilter::DEBUG),
+            "a bare level stays the default"
+        );
+    }
+
+    #[test]
+    fn directives_on_spans_or_fields_keep_the_dynamic_filter() {
+        for text in [
+            "[request]=debug",
+            "parking[request{route=/health/live}]=trace",
+            "",
+        ] {
+            assert!(
+                matches!(LogFilter::parse(text), LogFilter::Dynamic(_)),
+                "{text:?}"
+            );
+        }
+    }
 }
