@@ -29,7 +29,6 @@ mod cors;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     http::{HeaderValue, header},
     middleware,
     routing::get,
@@ -87,7 +86,8 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
 
 /// The middleware every route goes through. Layers added later run first: the request
 /// context (id, log line, metrics, timeout, panics, `nosniff`) is outermost, then CORS, then
-/// the `/api/v1` guard (caller, rate limit), then the body limit.
+/// the `/api/v1` guard (caller, rate limit). Bodies are limited where they are read
+/// (`extract::JsonBody`).
 pub fn with_middleware(
     router: Router<AppState>,
     state: &AppState,
@@ -98,9 +98,10 @@ pub fn with_middleware(
     } else {
         router
     };
-    let router = router.layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)).layer(
-        middleware::from_fn_with_state(state.clone(), api_guard::api_guard),
-    );
+    let router = router.layer(middleware::from_fn_with_state(
+        state.clone(),
+        api_guard::api_guard,
+    ));
     let router = match cors::layer(cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,

@@ -123,14 +123,17 @@ pub struct Hits {
 pub struct Index {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_id: HashMap<i64, u32>,
+    /// Id → slot. Only the slot is stored; the id is its entry's (a map holding both cost 16
+    /// bytes an entry, at twice the slots for its load factor).
+    by_id: hashbrown::HashTable<u32>,
     /// Exact plate → slot, for point reads in constant time (a posting list of a million
     /// vehicles' plates is long). Only the slot is stored; the plate is its entry's.
     by_plate: hashbrown::HashTable<u32>,
     /// Folded plate → slots (one per vehicle; look-alike plates share a key): the parked
     /// plates a registration may have been misread from.
     by_folded: hashbrown::HashTable<u32>,
-    plate_hasher: hashbrown::DefaultHashBuilder,
+    /// For the tables above that keep slots alone.
+    hasher: hashbrown::DefaultHashBuilder,
     by_entry: BTreeSet<(i64, i64)>,
     /// Per field: three characters packed into one integer → slots holding them. Removal
     /// leaves postings behind (taking a slot out of a list of a hundred thousand would cost
@@ -175,7 +178,6 @@ impl Index {
                 .or_default()
                 .push(slot);
         }
-        self.by_id.insert(entry.id, slot);
         self.by_entry.insert((entry.entry_ms, entry.id));
         if let Some(hold) = &vehicle.hold {
             self.holds.insert(
@@ -186,10 +188,13 @@ impl Index {
                 },
             );
         }
-        let hash = self.plate_hasher.hash_one(entry.plate());
-        let folded_hash = self.plate_hasher.hash_one(fold_lookalikes(entry.plate()));
+        let hash = self.hasher.hash_one(entry.plate());
+        let folded_hash = self.hasher.hash_one(fold_lookalikes(entry.plate()));
+        let id_hash = self.hasher.hash_one(entry.id);
         self.slots[slot as usize] = Some(entry);
-        let (slots, hasher) = (&self.slots, &self.plate_hasher);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_id
+            .insert_unique(id_hash, slot, |&s| hasher.hash_one(id_of(slots, s)));
         let plate_of = |s: u32| {
             slots
                 .get(s as usize)
@@ -218,14 +223,19 @@ impl Index {
 
     /// Removes a vehicle; returns its plate, name and phone if it was there.
     pub fn remove(&mut self, id: i64) -> Option<Vehicle> {
-        let slot = self.by_id.remove(&id)?;
+        let slots = &self.slots;
+        let (slot, _) = self
+            .by_id
+            .find_entry(self.hasher.hash_one(id), |&s| id_of(slots, s) == id)
+            .ok()?
+            .remove();
         let hash = self
-            .plate_hasher
+            .hasher
             .hash_one(self.slots.get(slot as usize)?.as_ref()?.plate());
         if let Ok(mapped) = self.by_plate.find_entry(hash, |&s| s == slot) {
             mapped.remove();
         }
-        let folded_hash = self.plate_hasher.hash_one(fold_lookalikes(
+        let folded_hash = self.hasher.hash_one(fold_lookalikes(
             self.slots.get(slot as usize)?.as_ref()?.plate(),
         ));
         if let Ok(mapped) = self.by_folded.find_entry(folded_hash, |&s| s == slot) {
@@ -272,7 +282,9 @@ impl Index {
     }
 
     fn entry_of(&self, id: i64) -> Option<&Entry> {
-        let slot = self.by_id.get(&id)?;
+        let slot = self
+            .by_id
+            .find(self.hasher.hash_one(id), |&s| id_of(&self.slots, s) == id)?;
         self.slots.get(*slot as usize)?.as_ref()
     }
 
@@ -316,7 +328,7 @@ impl Index {
         let slots = &self.slots;
         let entry_of = |s: u32| slots.get(s as usize).and_then(Option::as_ref);
         self.by_plate
-            .find(self.plate_hasher.hash_one(plate), |&s| {
+            .find(self.hasher.hash_one(plate), |&s| {
                 entry_of(s).is_some_and(|entry| entry.plate() == plate)
             })
             .and_then(|&s| entry_of(s))
@@ -330,7 +342,7 @@ impl Index {
         let slots = &self.slots;
         let mut similar: Vec<String> = self
             .by_folded
-            .iter_hash(self.plate_hasher.hash_one(fold_lookalikes(plate)))
+            .iter_hash(self.hasher.hash_one(fold_lookalikes(plate)))
             .filter_map(|&s| slots.get(s as usize).and_then(Option::as_ref))
             .filter(|entry| {
                 entry.plate() != plate
@@ -384,7 +396,9 @@ impl Index {
             lists.shrink_to_fit();
         }
         self.slots.shrink_to_fit();
-        let (slots, hasher) = (&self.slots, &self.plate_hasher);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_id
+            .shrink_to_fit(|&s| hasher.hash_one(id_of(slots, s)));
         let plate_of = |s: u32| {
             slots
                 .get(s as usize)
@@ -593,6 +607,14 @@ fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle 
         updated_at: at(entry.updated_ms),
         hold,
     }
+}
+
+/// The id of the vehicle in `slot` (`i64::MIN`, which no vehicle has, for an empty slot).
+fn id_of(slots: &[Option<Entry>], slot: u32) -> i64 {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map_or(i64::MIN, |entry| entry.id)
 }
 
 /// Every trigram of an entry, by field, de-duplicated.

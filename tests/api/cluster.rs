@@ -575,10 +575,9 @@ async fn clients_that_hang_up_mid_request_leave_no_transaction_open() {
 /// not hold live searches back.
 #[tokio::test]
 async fn a_transaction_left_open_elsewhere_does_not_hold_the_feed_back() {
-    use sqlx::Connection;
     let cluster = Cluster::start(2, &[]).await;
     let mut elsewhere =
-        sqlx::PgConnection::connect(&format!("{}/postgres", crate::database::postgres_server()))
+        crate::database::pg_connect(&format!("{}/postgres", crate::database::postgres_server()))
             .await
             .unwrap();
     sqlx::query("BEGIN").execute(&mut elsewhere).await.unwrap();

@@ -6,12 +6,38 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlx::{ConnectOptions, Connection, PgConnection, sqlite::SqliteConnectOptions};
+use std::str::FromStr;
+
+use sqlx::{
+    ConnectOptions, PgConnection,
+    postgres::PgConnectOptions,
+    sqlite::{SqliteConnectOptions, SqliteConnection},
+};
 
 /// The server the PostgreSQL tests create their databases on.
 pub fn postgres_server() -> String {
     std::env::var("PARKING_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A connection of the test's own. Its statements are never logged: a test's SQL may hold
+/// the very values the log scan looks for (seeded phone numbers), and sqlx logs a statement
+/// that runs over a second, which a big seed does on a slow machine.
+pub async fn pg_connect(url: &str) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::from_str(url)?
+        .disable_statement_logging()
+        .connect()
+        .await
+}
+
+/// A SQLite connection of the test's own, as `pg_connect`.
+pub async fn sqlite_connect(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .disable_statement_logging()
+        .connect()
+        .await
 }
 
 pub fn on_postgres() -> bool {
@@ -39,7 +65,7 @@ impl TestDatabase {
             "parking_test_{}",
             ulid::Ulid::new().to_string().to_lowercase()
         );
-        let mut admin = PgConnection::connect(&format!("{server}/postgres"))
+        let mut admin = pg_connect(&format!("{server}/postgres"))
             .await
             .expect("the tests need PostgreSQL at PARKING_TEST_POSTGRES");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -68,7 +94,7 @@ impl TestDatabase {
                 query.execute(&mut conn).await.unwrap();
             }
             TestDatabase::Postgres { .. } => {
-                let mut conn = PgConnection::connect(&self.url()).await.unwrap();
+                let mut conn = pg_connect(&self.url()).await.unwrap();
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
                 for bind in binds {
                     query = query.bind(*bind);
@@ -90,16 +116,11 @@ impl TestDatabase {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
             TestDatabase::Sqlite(path) => {
-                let mut conn = SqliteConnectOptions::new()
-                    .filename(path)
-                    .busy_timeout(std::time::Duration::from_secs(10))
-                    .connect()
-                    .await
-                    .ok()?;
+                let mut conn = sqlite_connect(path).await.ok()?;
                 sqlx::query_scalar(sql).fetch_all(&mut conn).await.ok()
             }
             TestDatabase::Postgres { .. } => {
-                let mut conn = PgConnection::connect(&self.url()).await.ok()?;
+                let mut conn = pg_connect(&self.url()).await.ok()?;
                 sqlx::query_scalar(sql).fetch_all(&mut conn).await.ok()
             }
         }
@@ -127,7 +148,7 @@ impl Drop for TestDatabase {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut admin = PgConnection::connect(&format!("{server}/postgres")).await?;
+                let mut admin = pg_connect(&format!("{server}/postgres")).await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                 )))

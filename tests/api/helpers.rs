@@ -329,13 +329,7 @@ impl TestApp {
 
 /// A separate connection to the service's SQLite file, to seed data or inspect what is stored.
 pub async fn open_file(path: &std::path::Path) -> sqlx::SqliteConnection {
-    use sqlx::{ConnectOptions, sqlite::SqliteConnectOptions};
-    SqliteConnectOptions::new()
-        .filename(path)
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .connect()
-        .await
-        .unwrap()
+    crate::database::sqlite_connect(path).await.unwrap()
 }
 
 /// Rows in a table, expired or not.
