@@ -51,16 +51,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        LINE.with(|line| {
-            // A line that logs while being formatted (a `Debug` that logs) gets a buffer of
-            // its own rather than a panic.
-            let mut own = String::new();
-            let mut borrowed = line.try_borrow_mut();
-            let line = match borrowed.as_deref_mut() {
-                Ok(line) => line,
-                Err(_) => &mut own,
-            };
-            line.clear();
+        with_scratch(&LINE, |line| {
             line.push_str("{\"timestamp\":\"");
             timestamp(line);
             line.push_str("\",\"level\":\"");
@@ -103,14 +94,7 @@ impl<'writer> FormatFields<'writer> for SpanFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        MEMBERS.with(|members| {
-            let mut own = String::new();
-            let mut borrowed = members.try_borrow_mut();
-            let members = match borrowed.as_deref_mut() {
-                Ok(members) => members,
-                Err(_) => &mut own,
-            };
-            members.clear();
+        with_scratch(&MEMBERS, |members| {
             fields.record(&mut EventFields(members));
             writer.write_char('{')?;
             writer.write_str(members.strip_prefix(',').unwrap_or(members))?;
@@ -139,6 +123,24 @@ impl<'writer> FormatFields<'writer> for SpanFields {
         current.fields = serde_json::to_string(&object).map_err(|_| fmt::Error)?;
         Ok(())
     }
+}
+
+/// Runs `write` on this thread's `buffer`, emptied. Text formatted while being formatted (a
+/// `Debug` that logs) gets a buffer of its own rather than a panic.
+fn with_scratch<R>(
+    buffer: &'static std::thread::LocalKey<RefCell<String>>,
+    write: impl FnOnce(&mut String) -> R,
+) -> R {
+    buffer.with(|buffer| {
+        let mut own = String::new();
+        let mut borrowed = buffer.try_borrow_mut();
+        let text = match borrowed.as_deref_mut() {
+            Ok(text) => text,
+            Err(_) => &mut own,
+        };
+        text.clear();
+        write(text)
+    })
 }
 
 /// RFC 3339 in UTC with microseconds, as `tracing-subscriber`'s default timer writes it; the
