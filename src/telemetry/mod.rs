@@ -12,7 +12,7 @@ pub mod traces;
 
 use tracing_subscriber::{
     EnvFilter, Layer,
-    filter::{FilterExt, LevelFilter, Targets},
+    filter::{FilterExt, LevelFilter, Targets, filter_fn},
     layer::SubscriberExt,
     registry::LookupSpan,
     util::SubscriberInitExt,
@@ -75,22 +75,20 @@ pub fn init(
                 .with(targets)
                 .with(log_layer(format, writer))
                 .try_init(),
+            // Rare enough that the layer's own filter for trace spans costs nothing that
+            // matters (the `Targets` filter turns them off itself).
             LogFilter::Dynamic(filter) => tracing_subscriber::registry()
                 .with(filter)
-                .with(log_layer(format, writer))
+                .with(log_layer(format, writer).with_filter(filter_fn(not_a_trace_span)))
                 .try_init(),
         },
         Some(exporting) => {
-            // Spans that exist for traces stay out of the logs, so each line keeps the
-            // request's span (and its id) as its own.
-            let no_trace_spans =
-                tracing_subscriber::filter::filter_fn(|meta| meta.target() != traces::SPANS);
             let logs = match filter {
-                LogFilter::Targets(targets) => log_layer(format, writer)
-                    .with_filter(targets.and(no_trace_spans))
-                    .boxed(),
+                LogFilter::Targets(targets) => {
+                    log_layer(format, writer).with_filter(targets).boxed()
+                }
                 LogFilter::Dynamic(filter) => log_layer(format, writer)
-                    .with_filter(filter.and(no_trace_spans))
+                    .with_filter(filter.and(filter_fn(not_a_trace_span)))
                     .boxed(),
             };
             let spans = tracing_opentelemetry::layer()
@@ -105,7 +103,7 @@ pub fn init(
                 // Nothing here reads OpenTelemetry's own current context (parents come from
                 // the `tracing` span tree), so entering a span need not install it.
                 .with_context_activation(false)
-                .with_filter(tracing_subscriber::filter::filter_fn(traced));
+                .with_filter(filter_fn(traced));
             tracing_subscriber::registry()
                 .with(logs)
                 .with(spans)
@@ -116,6 +114,12 @@ pub fn init(
         traces: exporting,
         _logs: guard,
     })
+}
+
+/// Spans that exist for traces (the feed's batches, the jobs, the handler) stay out of the
+/// logs, so each line keeps the request's span (and its id) as its own.
+fn not_a_trace_span(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() != traces::SPANS
 }
 
 /// The log filter: `RUST_LOG` when it parses, else the default.
