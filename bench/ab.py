@@ -64,9 +64,7 @@ def main():
     shutil.copy2(run.TARGET / "release/parking", binaries["after (working tree)"])
 
     db = work / "ab.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
-               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = run.service_env(work)
     subprocess.run([str(binaries["after (working tree)"]), "migrate", "--database", f"sqlite://{db}"], env=env,
                    check=True, stderr=subprocess.DEVNULL)
     run.N = N

@@ -153,12 +153,10 @@ def main():
                     "--bin", "parking", "--example", "ws_load", "--example", "propagation"], check=True)
     binary = TARGET / "release/parking"
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-cluster-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
-               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_WS_MAX_CONNECTIONS="20000",
-               PARKING_WS_MAX_CONNECTIONS_PER_KEY="20000", PARKING_MAX_CONNECTIONS_PER_ADDRESS="0",
-               PARKING_BACKUP_DIR=str(work / "backups"), PARKING_REDIS_URL="redis://127.0.0.1:6379",
-               PARKING_REDIS_PREFIX=f"bench-{os.getpid()}")
+    env = common.service_env(work, PARKING_WS_MAX_CONNECTIONS="20000",
+                             PARKING_WS_MAX_CONNECTIONS_PER_KEY="20000", PARKING_MAX_CONNECTIONS_PER_ADDRESS="0",
+                             PARKING_REDIS_URL="redis://127.0.0.1:6379",
+                             PARKING_REDIS_PREFIX=f"bench-{os.getpid()}")
     database = f"parking_bench_{os.getpid()}"
     empty = f"parking_bench_empty_{os.getpid()}"
     results, facts = {}, {"vehicles": N, "seconds_per_scenario": SECONDS, "connections": CONNECTIONS}

@@ -16,7 +16,6 @@ a header and one row per vehicle, every plate once. Results: a table on standard
 
 import csv
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -61,9 +60,7 @@ def main():
     binary = run.TARGET / "release/parking"
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-export-"))
     db = work / "bench.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
-               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = run.service_env(work)
     server_log = open(work / "server.log", "wb")
     server = None
     results = []

@@ -45,9 +45,7 @@ def measure(binary, scenario, lua, seeded, work):
     db = work / f"{pathlib.Path(binary).name}-{scenario}.db"
     shutil.copy2(seeded, db)
     out = work / f"callgrind.{pathlib.Path(binary).name}.{scenario}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
-               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = run.service_env(work)
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), "serve",
                                "--bind", f"127.0.0.1:{run.PORT}", "--database", f"sqlite://{db}"],
                               env=env, stdout=open(work / "server.log", "ab"), stderr=subprocess.DEVNULL)
@@ -88,7 +86,7 @@ def main():
         run.N = 10_000
         seeded = work / "seeded.db"
         subprocess.run([binaries[0], "migrate", "--database", f"sqlite://{seeded}"], check=True,
-                       stderr=subprocess.DEVNULL, env={**os.environ, "PARKING_ADMIN_KEY": run.KEY})
+                       stderr=subprocess.DEVNULL, env=run.service_env(work))
         run.seed(seeded, int(time.time() * 1000))
         rows = []
         for scenario in chosen:

@@ -88,9 +88,7 @@ def main():
         build(tree / "Cargo.toml", binaries[f"before ({rev})"])
     finally:
         subprocess.run(["git", "-C", str(run.ROOT), "worktree", "remove", "--force", str(tree)], check=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
-               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = run.service_env(work)
     templates = {}
     now_ms = int(time.time() * 1000)
     for label, binary in binaries.items():

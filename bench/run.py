@@ -100,6 +100,18 @@ SELECT 'L' || i, 'L' || i, 'Live Person', 'live person', '+442079460958',
     subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True, stdout=subprocess.DEVNULL)
 
 
+def service_env(work, **settings):
+    """The environment a benchmarked service runs in: this shell's without any `PARKING_*` or
+    `RUST_LOG` of its own (the default log filter, as shipped), with rate limiting off (the load
+    is one key), no scheduled jobs during the scenarios, and backups under `work`. `settings`
+    adds or overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
+    env.update(PARKING_ADMIN_KEY=KEY, PARKING_RATE_LIMIT_PER_SEC="0", PARKING_BACKUP_INTERVAL_SECS="0",
+               PARKING_PURGE_INTERVAL_SECS="86400", PARKING_BACKUP_DIR=str(work / "backups"))
+    env.update(settings)
+    return env
+
+
 def proc_cpu(pid):
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
@@ -256,11 +268,8 @@ def main():
     # The configuration a user runs (request logs on, written to a file as a deployment would,
     # durable commits), except: rate limiting off (the load is one key), no scheduled jobs
     # during the scenarios, and connection caps raised for the WebSocket scenarios.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PARKING_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=KEY, PARKING_RATE_LIMIT_PER_SEC="0",
-               PARKING_BACKUP_INTERVAL_SECS="0", PARKING_PURGE_INTERVAL_SECS="86400",
-               PARKING_WS_MAX_CONNECTIONS="20000", PARKING_WS_MAX_CONNECTIONS_PER_KEY="20000",
-               PARKING_MAX_CONNECTIONS_PER_ADDRESS="0", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = service_env(work, PARKING_WS_MAX_CONNECTIONS="20000", PARKING_WS_MAX_CONNECTIONS_PER_KEY="20000",
+                      PARKING_MAX_CONNECTIONS_PER_ADDRESS="0")
     server_log = open(work / "server.log", "wb")
     server = bare = None
 

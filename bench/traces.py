@@ -47,11 +47,8 @@ def main():
     binary = run.TARGET / "release/parking"
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-traces-"))
     db = work / "bench.db"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PARKING_") and not k.startswith("OTEL_") and k != "RUST_LOG"}
-    env.update(PARKING_ADMIN_KEY=run.KEY, PARKING_RATE_LIMIT_PER_SEC="0",
-               PARKING_BACKUP_INTERVAL_SECS="0", PARKING_PURGE_INTERVAL_SECS="86400",
-               PARKING_MAX_CONNECTIONS_PER_ADDRESS="0", PARKING_BACKUP_DIR=str(work / "backups"))
+    env = {k: v for k, v in run.service_env(work, PARKING_MAX_CONNECTIONS_PER_ADDRESS="0").items()
+           if not k.startswith("OTEL_")}
     traced = {"PARKING_OTLP_ENDPOINT": f"http://127.0.0.1:{SINK_PORT}"}
     sampled = dict(traced, PARKING_OTLP_SAMPLE_RATIO="0.1")
     server_log = open(work / "server.log", "wb")
