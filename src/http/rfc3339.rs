@@ -12,12 +12,10 @@ pub fn with_text<R>(at: &DateTime<Utc>, use_text: impl FnOnce(&str) -> R) -> R {
     let (date, time) = (at.date_naive(), at.time());
     let nanos = time.nanosecond();
     // Years beyond four digits and leap seconds are rare enough to leave to chrono.
-    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+    let year = u32::try_from(date.year()).ok().filter(|year| *year <= 9999);
+    let Some(year) = year.filter(|_| nanos < 1_000_000_000) else {
         return use_text(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
     };
-    if nanos >= 1_000_000_000 {
-        return use_text(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-    }
     let mut text = *b"0000-00-00T00:00:00.000000000Z";
     digits(&mut text[0..4], year);
     digits(&mut text[5..7], date.month());

@@ -178,6 +178,12 @@ impl EventFields<'_> {
         string(self.0, field.name());
         self.0.push(':');
     }
+
+    /// A member whose value is written as it is (numbers, and numbers as strings).
+    fn member(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        self.key(field);
+        let _ = self.0.write_fmt(value);
+    }
 }
 
 impl Visit for EventFields<'_> {
@@ -206,25 +212,21 @@ impl Visit for EventFields<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        let _ = write!(self.0, "{value}");
+        self.member(field, format_args!("{value}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        let _ = write!(self.0, "{value}");
+        self.member(field, format_args!("{value}"));
     }
 
     // 128-bit integers are strings (beyond what JSON readers take as numbers), as
     // `tracing-serde` writes them.
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.key(field);
-        let _ = write!(self.0, "\"{value}\"");
+        self.member(field, format_args!("\"{value}\""));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.key(field);
-        let _ = write!(self.0, "\"{value}\"");
+        self.member(field, format_args!("\"{value}\""));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
