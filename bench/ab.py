@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """One change measured: the service built from the working tree against the same service built
 from REV (default HEAD), alternating between the two on the same seeded database, with the
-bare axum hello world and the inline rusqlite lookup measured in the same rounds:
+bare axum hello world and the inline rusqlite lookup measured in the same rounds, and the two
+scenarios with latency targets (the list's first page, live search at 50 connections):
 
     python3 bench/ab.py [REV]                    # 100,000 vehicles, 3 rounds of 5 s per scenario
     N=1000000 ROUNDS=5 python3 bench/ab.py HEAD~2
     BEFORE_BINARY=/tmp/parking-old python3 bench/ab.py   # REV's binary, built already
 
 Both builds run as a user runs them (request logs on, written to a file; durable commits),
-pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live` and get
-by plate. Each round measures every server once, in turn, so drift on the machine reaches all
-of them alike; the table gives each round's figures and the medians, and the ratios are of
-medians from this one run. Results: standard output and `bench/results/ab.json`.
+pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live`, get by
+plate, the list's first page (50 vehicles) and live search (50 connections). Each round
+measures every server once, in turn, so drift on the machine reaches all of them alike; the
+table gives each round's figures and the medians (throughput, and p99 latency), and the ratios
+are of medians from this one run. Results: standard output and `bench/results/ab.json`.
 """
 
 import json
@@ -60,11 +62,11 @@ def main():
         build_at(rev, binaries[f"before ({rev})"], work)
     run.log("building the working tree")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(run.ROOT / "Cargo.toml"),
-                    "--bin", "parking", "--example", "bare_lookup"], check=True)
+                    "--bin", "parking", "--example", "bare_lookup", "--example", "ws_load"], check=True)
     shutil.copy2(run.TARGET / "release/parking", binaries["after (working tree)"])
 
     db = work / "ab.db"
-    env = run.service_env(work)
+    env = run.service_env(work, **run.LOAD_CAPS)
     subprocess.run([str(binaries["after (working tree)"]), "migrate", "--database", f"sqlite://{db}"], env=env,
                    check=True, stderr=subprocess.DEVNULL)
     run.N = N
@@ -73,8 +75,13 @@ def main():
     bench = run.Bench(work, 0)
     url = f"http://127.0.0.1:{run.PORT}"
     bare_url = f"http://127.0.0.1:{run.BARE_PORT}"
-    scenarios = {"GET /health/live": run.HEALTH, "get by plate": run.GET_RANDOM}
+    scenarios = {"GET /health/live": lambda: bench.wrk(url, run.HEALTH, seconds=SECONDS),
+                 "get by plate": lambda: bench.wrk(url, run.GET_RANDOM, seconds=SECONDS),
+                 "list: first page (50)": lambda: bench.wrk(url, run.list_lua(""), seconds=SECONDS),
+                 f"live search ({run.CONNECTIONS} conn)": lambda: bench.ws(run.CONNECTIONS, seconds=SECONDS)}
+    baselines = {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}
     figures = {}  # (server, scenario) -> [req/s per round]
+    p99s = {}  # (server, scenario) -> [p99 ms per round]
     lines = 0
     for round_no in range(1, ROUNDS + 1):
         for name, binary in binaries.items():
@@ -86,10 +93,12 @@ def main():
                 run.wait_ready(f"{url}/health/ready", timeout=120)
                 subprocess.run(["taskset", "-a", "-p", "-c", run.SERVER_CPU, str(server.pid)], check=True,
                                stdout=subprocess.DEVNULL)
-                for scenario, lua in scenarios.items():
-                    result = bench.wrk(url, lua, seconds=SECONDS)
+                for scenario, measure in scenarios.items():
+                    result = measure()
                     figures.setdefault((name, scenario), []).append(result["rps"])
-                    run.log(f"round {round_no}: {name}, {scenario}: {result['rps']:,.0f}/s")
+                    p99s.setdefault((name, scenario), []).append(result["p99_ms"])
+                    run.log(f"round {round_no}: {name}, {scenario}: {result['rps']:,.0f}/s, "
+                            f"p99 {result['p99_ms']:.2f} ms")
             finally:
                 server.terminate()
                 server.wait()
@@ -99,34 +108,41 @@ def main():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             run.wait_ready(f"{bare_url}/plate/L1")
-            for scenario, lua in {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}.items():
+            for scenario, lua in baselines.items():
                 result = bench.wrk(bare_url, lua, seconds=SECONDS)
                 figures.setdefault(("baseline", scenario), []).append(result["rps"])
+                p99s.setdefault(("baseline", scenario), []).append(result["p99_ms"])
                 run.log(f"round {round_no}: baseline, {scenario}: {result['rps']:,.0f}/s")
         finally:
             bare.terminate()
             bare.wait()
 
     medians = {key: statistics.median(values) for key, values in figures.items()}
+    p99_medians = {key: statistics.median(values) for key, values in p99s.items()}
     print(f"\n{N:,} vehicles, {ROUNDS} rounds of {SECONDS} s per scenario, {run.CONNECTIONS} connections; "
           f"{lines:,} request log lines written by the two builds.")
     print("Baselines: the bare axum hello world (for /health/live) and the inline rusqlite lookup (get by plate).\n")
-    print("| scenario | server | req/s per round | median | / baseline |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| scenario | server | req/s per round | median | / baseline | p99 median |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for scenario in scenarios:
-        for name in [*binaries, "baseline"]:
+        for name in [*binaries, "baseline"] if scenario in baselines else binaries:
             values = figures[(name, scenario)]
-            ratio = medians[(name, scenario)] / medians[("baseline", scenario)]
+            ratio = (f"{medians[(name, scenario)] / medians[('baseline', scenario)]:.2f}×"
+                     if scenario in baselines else "—")
             print(f"| {scenario} | {name} | {', '.join(f'{v:,.0f}' for v in values)} | "
-                  f"{medians[(name, scenario)]:,.0f} | {ratio:.2f}× |")
+                  f"{medians[(name, scenario)]:,.0f} | {ratio} | {p99_medians[(name, scenario)]:.2f} ms |")
     for scenario in scenarios:
         after = medians[("after (working tree)", scenario)]
         before = medians[(f"before ({rev})", scenario)]
-        print(f"\n{scenario}: after / before = {after / before:.2f}×", end="")
+        p99_after = p99_medians[("after (working tree)", scenario)]
+        p99_before = p99_medians[(f"before ({rev})", scenario)]
+        print(f"\n{scenario}: after / before = {after / before:.2f}× throughput, "
+              f"{p99_after / p99_before:.2f}× p99", end="")
     print()
     out = run.ROOT / "bench/results/ab.json"
     out.write_text(json.dumps({"rev": rev, "n": N, "rounds": ROUNDS, "seconds": SECONDS,
-                               "figures": {f"{k[0]} | {k[1]}": v for k, v in figures.items()}}, indent=2))
+                               "figures": {f"{k[0]} | {k[1]}": v for k, v in figures.items()},
+                               "p99_ms": {f"{k[0]} | {k[1]}": v for k, v in p99s.items()}}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

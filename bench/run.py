@@ -100,6 +100,12 @@ SELECT 'L' || i, 'L' || i, 'Live Person', 'live person', '+442079460958',
     subprocess.run(["sqlite3", str(db)], input=script, text=True, check=True, stdout=subprocess.DEVNULL)
 
 
+# Connection caps raised so that the load's many connections from one address and one key are
+# all served (the WebSocket scenarios open thousands).
+LOAD_CAPS = {"PARKING_WS_MAX_CONNECTIONS": "20000", "PARKING_WS_MAX_CONNECTIONS_PER_KEY": "20000",
+             "PARKING_MAX_CONNECTIONS_PER_ADDRESS": "0"}
+
+
 def service_env(work, **settings):
     """The environment a benchmarked service runs in: this shell's without any `PARKING_*` or
     `RUST_LOG` of its own (the default log filter, as shipped), with rate limiting off (the load
@@ -178,10 +184,10 @@ class Bench:
         line = next(l for l in output.splitlines() if l.startswith("WRK_JSON "))
         return json.loads(line.removeprefix("WRK_JSON "))
 
-    def ws(self, connections):
+    def ws(self, connections, seconds=SECONDS):
         output = subprocess.run(
             ["taskset", "-c", LOAD_CPU, str(TARGET / "release/examples/ws_load"),
-             f"ws://127.0.0.1:{PORT}/api/v1/ws/vehicles/search", KEY, str(connections), str(SECONDS)],
+             f"ws://127.0.0.1:{PORT}/api/v1/ws/vehicles/search", KEY, str(connections), str(seconds)],
             capture_output=True, text=True, check=True,
         ).stdout
         result = json.loads(output.strip().splitlines()[-1])
@@ -268,8 +274,7 @@ def main():
     # The configuration a user runs (request logs on, written to a file as a deployment would,
     # durable commits), except: rate limiting off (the load is one key), no scheduled jobs
     # during the scenarios, and connection caps raised for the WebSocket scenarios.
-    env = service_env(work, PARKING_WS_MAX_CONNECTIONS="20000", PARKING_WS_MAX_CONNECTIONS_PER_KEY="20000",
-                      PARKING_MAX_CONNECTIONS_PER_ADDRESS="0")
+    env = service_env(work, **LOAD_CAPS)
     server_log = open(work / "server.log", "wb")
     server = bare = None
 

@@ -5,38 +5,110 @@
 //! two thirds of the instructions spent turning a vehicle into JSON (profile in
 //! `bench/README.md`).
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
+
+const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Calls `use_text` with the text of `at`.
 pub fn with_text<R>(at: &DateTime<Utc>, use_text: impl FnOnce(&str) -> R) -> R {
-    let (date, time) = (at.date_naive(), at.time());
-    let nanos = time.nanosecond();
-    // Years beyond four digits and leap seconds are rare enough to leave to chrono.
-    let year = u32::try_from(date.year()).ok().filter(|year| *year <= 9999);
-    let Some(year) = year.filter(|_| nanos < 1_000_000_000) else {
-        return use_text(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-    };
-    let mut text = *b"0000-00-00T00:00:00.000000000Z";
-    digits(&mut text[0..4], year);
-    digits(&mut text[5..7], date.month());
-    digits(&mut text[8..10], date.day());
-    digits(&mut text[11..13], time.hour());
-    digits(&mut text[14..16], time.minute());
-    digits(&mut text[17..19], time.second());
-    let (places, fraction) = match nanos {
-        0 => (0, 0),
-        n if n % 1_000_000 == 0 => (3, n / 1_000_000),
-        n if n % 1_000 == 0 => (6, n / 1_000),
-        n => (9, n),
-    };
-    let mut len = 19;
-    if places > 0 {
-        digits(&mut text[20..20 + places], fraction);
-        len = 20 + places;
+    match quoted(at) {
+        // ASCII digits and separators only.
+        Some((text, len)) => use_text(std::str::from_utf8(&text[1..len - 1]).unwrap_or_default()),
+        None => use_text(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
     }
-    text[len] = b'Z';
-    // ASCII digits and separators only.
-    use_text(std::str::from_utf8(&text[..=len]).unwrap_or_default())
+}
+
+/// Appends the text of `at` in double quotes: a JSON string, as nothing in it needs escaping.
+pub fn write_quoted(out: &mut Vec<u8>, at: &DateTime<Utc>) {
+    match quoted(at) {
+        Some((text, len)) => out.extend_from_slice(&text[..len]),
+        None => {
+            out.push(b'"');
+            out.extend_from_slice(at.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+/// The text of `at` between double quotes, and its length with them; `None` for years beyond
+/// four digits and leap seconds, rare enough to leave to chrono.
+fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
+    let seconds = at.timestamp();
+    let nanos = at.timestamp_subsec_nanos();
+    let (days, second_of_day) = (
+        seconds.div_euclid(SECONDS_PER_DAY),
+        seconds.rem_euclid(SECONDS_PER_DAY),
+    );
+    let (year, month, day) = civil_from_days(days);
+    let year = u32::try_from(year).ok().filter(|year| *year <= 9999)?;
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    // 0..86_400 fits.
+    let second_of_day = second_of_day as u32;
+    let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
+    two_digits(&mut text[1..3], year / 100);
+    two_digits(&mut text[3..5], year % 100);
+    two_digits(&mut text[6..8], month);
+    two_digits(&mut text[9..11], day);
+    two_digits(&mut text[12..14], second_of_day / 3_600);
+    two_digits(&mut text[15..17], second_of_day / 60 % 60);
+    two_digits(&mut text[18..20], second_of_day % 60);
+    let end = match nanos {
+        0 => 20,
+        n if n % 1_000_000 == 0 => {
+            let millis = n / 1_000_000;
+            text[21] = b'0' + (millis / 100) as u8;
+            two_digits(&mut text[22..24], millis % 100);
+            24
+        }
+        n if n % 1_000 == 0 => {
+            digits(&mut text[21..27], n / 1_000);
+            27
+        }
+        n => {
+            digits(&mut text[21..30], n);
+            30
+        }
+    };
+    text[end] = b'Z';
+    text[end + 1] = b'"';
+    Some((text, end + 2))
+}
+
+/// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01, by Howard
+/// Hinnant's `civil_from_days` (chrono's own way goes through its packed ordinal date, three
+/// times the instructions).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // month is 1..=12 and day 1..=31.
+    (year, month as u32, day as u32)
+}
+
+/// "00" to "99": two digits at a time instead of a division per digit.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// `value` (below 100) as two digits into `out[0..2]`.
+fn two_digits(out: &mut [u8], value: u32) {
+    let at = value as usize * 2;
+    out[..2].copy_from_slice(&PAIRS[at..at + 2]);
 }
 
 /// `value`'s last `out.len()` decimal digits, zero-padded.
@@ -55,7 +127,11 @@ mod tests {
     use super::*;
 
     fn ours(at: &DateTime<Utc>) -> String {
-        with_text(at, str::to_owned)
+        let text = with_text(at, str::to_owned);
+        let mut quoted = Vec::new();
+        write_quoted(&mut quoted, at);
+        assert_eq!(String::from_utf8(quoted).unwrap(), format!("\"{text}\""));
+        text
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::http::vehicles::dto::VehicleBody;
+use crate::http::vehicles::{dto::VehicleBody, json};
 
 /// Text frames larger than this close the connection with 1009.
 pub const MAX_FRAME_BYTES: usize = 4096;
@@ -30,16 +30,10 @@ pub struct FrameError {
     pub message: &'static str,
 }
 
+/// Every frame but `results`, which `results_text` writes.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame<'a> {
-    Results {
-        id: &'a Value,
-        query: &'a str,
-        items: Vec<VehicleBody>,
-        total: usize,
-        took_us: u64,
-    },
     Added {
         id: &'a Value,
         vehicle: VehicleBody,
@@ -68,6 +62,32 @@ impl ServerFrame<'_> {
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// A `results` frame: `{"type":"results","id":…,"query":…,"items":[…],"total":…,"took_us":…}`,
+/// its vehicles written by `json::write_vehicles` (a live search answers one per keystroke).
+pub fn results_text(
+    id: &Value,
+    query: &str,
+    items: &[VehicleBody],
+    total: usize,
+    took_us: u64,
+) -> String {
+    let mut out = Vec::with_capacity(128 + items.len() * json::VEHICLE_BYTES);
+    out.extend_from_slice(b"{\"type\":\"results\",\"id\":");
+    // A `Value` always serialises, and writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut out, id);
+    out.extend_from_slice(b",\"query\":");
+    json::write_str(&mut out, query);
+    out.extend_from_slice(b",\"items\":");
+    json::write_vehicles(&mut out, items);
+    out.extend_from_slice(b",\"total\":");
+    out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+    out.extend_from_slice(b",\"took_us\":");
+    out.extend_from_slice(itoa::Buffer::new().format(took_us).as_bytes());
+    out.push(b'}');
+    // Every piece above is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Parses one text frame. Error messages describe the rule, never echo the input.
@@ -159,6 +179,52 @@ mod tests {
             prop_assert_eq!(parse(&bad_limit).unwrap_err().code, "invalid_limit");
             let bad_query = json!({"type": "search", "id": "x", "query": long}).to_string();
             prop_assert_eq!(parse(&bad_query).unwrap_err().code, "invalid_query");
+        }
+    }
+
+    /// The `results` frame as the derived `Serialize` of a tagged variant writes it.
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "lowercase")]
+    enum Derived<'a> {
+        Results {
+            id: &'a Value,
+            query: &'a str,
+            items: &'a [VehicleBody],
+            total: usize,
+            took_us: u64,
+        },
+    }
+
+    #[test]
+    fn a_results_frame_is_written_as_serde_writes_it() {
+        use chrono::{TimeZone, Utc};
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 8, 5, 9).unwrap();
+        let vehicle = |id: i64, plate: &str| VehicleBody {
+            id,
+            number_plate: plate.into(),
+            contact_name: "Ada \"Countess\" Lovelace".into(),
+            phone_number: "+44•••••••958".into(),
+            entry_timestamp: at,
+            expires_at: at,
+            created_at: at,
+            updated_at: at,
+            hold: None,
+        };
+        let items = [vehicle(1, "AB12CDE"), vehicle(-7, "ÄÖ\u{1}")];
+        for id in [json!("c1"), json!(-12), Value::Null] {
+            for (items, query) in [(&items[..], "ab\\12\""), (&items[..0], "")] {
+                let derived = Derived::Results {
+                    id: &id,
+                    query,
+                    items,
+                    total: 12_345,
+                    took_us: 987,
+                };
+                assert_eq!(
+                    results_text(&id, query, items, 12_345, 987),
+                    serde_json::to_string(&derived).unwrap()
+                );
+            }
         }
     }
 

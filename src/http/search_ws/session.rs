@@ -304,18 +304,14 @@ impl Session {
             .live
             .search(sub.query.as_ref(), Window::default(), 0, sub.limit);
         let query = sub.query.as_ref().map_or("", Query::display);
-        self.send_frame(&ServerFrame::Results {
-            id: &sub.id,
-            query,
-            items: found
-                .hits
-                .items
-                .into_iter()
-                .map(|v| VehicleBody::shown_to(v, self.role))
-                .collect(),
-            total: found.hits.total,
-            took_us: found.took_us,
-        })
+        let items: Vec<VehicleBody> = found
+            .hits
+            .items
+            .into_iter()
+            .map(|v| VehicleBody::shown_to(v, self.role))
+            .collect();
+        let text = protocol::results_text(&sub.id, query, &items, found.hits.total, found.took_us);
+        self.send(Message::Text(text.into()))
     }
 
     fn on_event(&mut self, event: Result<VehicleEvent, RecvError>) -> Result<(), End> {

@@ -1,6 +1,6 @@
 //! `POST|DELETE /api/v1/vehicles/{plate}/hold`: legal holds, for admins.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -48,7 +48,7 @@ pub async fn place_hold(
     caller: Admin,
     PlatePath(plate): PlatePath,
     JsonBody(body): JsonBody<HoldRequest>,
-) -> Result<Json<VehicleBody>, ApiError> {
+) -> Result<VehicleBody, ApiError> {
     let vehicle = state
         .vehicles
         .hold(
@@ -58,7 +58,7 @@ pub async fn place_hold(
             &caller.audit(),
         )
         .await?;
-    Ok(Json(vehicle.into()))
+    Ok(vehicle.into())
 }
 
 /// Lifts a vehicle's hold. One past its retention period expires at once (live searches get

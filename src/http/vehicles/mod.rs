@@ -4,6 +4,7 @@ mod cursor;
 pub mod dto;
 mod export;
 mod hold;
+pub mod json;
 mod params;
 mod reveal;
 
@@ -91,7 +92,7 @@ async fn list_vehicles(
     State(state): State<AppState>,
     caller: Viewer,
     RawQuery(query): RawQuery<ListParams>,
-) -> Result<axum::Json<VehicleList>, ApiError> {
+) -> Result<VehicleList, ApiError> {
     let role = caller.role();
     let (items, next) = match params::parse(&query)? {
         Listing::Keyset(filter) => {
@@ -120,13 +121,13 @@ async fn list_vehicles(
             )
         }
     };
-    Ok(axum::Json(VehicleList {
+    Ok(VehicleList {
         items: items
             .into_iter()
             .map(|v| VehicleBody::shown_to(v, role))
             .collect(),
         next_cursor: next.map(cursor::encode),
-    }))
+    })
 }
 
 /// Finds a parked vehicle by its plate, written in any spelling.
@@ -144,9 +145,9 @@ async fn get_vehicle(
     State(state): State<AppState>,
     caller: Viewer,
     PlatePath(plate): PlatePath,
-) -> Result<axum::Json<VehicleBody>, ApiError> {
+) -> Result<VehicleBody, ApiError> {
     let vehicle = state.vehicles.find(&plate).await?;
-    Ok(axum::Json(VehicleBody::shown_to(vehicle, caller.role())))
+    Ok(VehicleBody::shown_to(vehicle, caller.role()))
 }
 
 /// Changes the contact name and/or phone number of a parked vehicle.
@@ -169,7 +170,7 @@ async fn update_vehicle(
     caller: Operator,
     PlatePath(plate): PlatePath,
     JsonBody(body): JsonBody<UpdateVehicle>,
-) -> Result<axum::Json<VehicleBody>, ApiError> {
+) -> Result<VehicleBody, ApiError> {
     let vehicle = state
         .vehicles
         .update(
@@ -179,7 +180,7 @@ async fn update_vehicle(
             &caller.audit(),
         )
         .await?;
-    Ok(axum::Json(vehicle.into()))
+    Ok(vehicle.into())
 }
 
 /// Records that a vehicle has left; its personal data is deleted.
