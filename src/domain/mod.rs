@@ -31,7 +31,10 @@ pub use occupancy::{
     departures, hour_of, series as occupancy_series,
 };
 pub use phone::{PhoneNumber, PhoneRegion, mask_phone};
-pub use plate::{NumberPlate, fold_lookalikes, normalise_plate_text, same_when_folded};
+pub use plate::{
+    MAX_PLATE_BYTES, NumberPlate, fold_lookalikes, fold_lookalikes_into, normalise_plate_text,
+    same_when_folded,
+};
 pub use pseudonym::Pseudonymizer;
 pub use purge_preview::{PreviewHours, PurgePreview, preview_window, purge_preview};
 pub use reason::Reason;

@@ -50,13 +50,32 @@ pub fn fold_lookalikes(normalised: &str) -> String {
     normalised.chars().map(fold_char).collect()
 }
 
+/// The longest normalised plate in bytes: 12 characters of up to 4 bytes.
+pub const MAX_PLATE_BYTES: usize = MAX_LEN * 4;
+
+/// `fold_lookalikes` into the start of `buffer`, without allocating: a search folds every
+/// candidate's plate. Only ASCII letters fold, each to an ASCII digit, so the folded text is
+/// exactly as long as `normalised` and still UTF-8 (other characters pass through byte for
+/// byte). `None` when it does not fit.
+pub fn fold_lookalikes_into<'b>(normalised: &str, buffer: &'b mut [u8]) -> Option<&'b [u8]> {
+    let out = buffer.get_mut(..normalised.len())?;
+    for (folded, &byte) in out.iter_mut().zip(normalised.as_bytes()) {
+        *folded = fold_byte(byte);
+    }
+    Some(out)
+}
+
 fn fold_char(c: char) -> char {
-    match c {
-        'O' | 'D' | 'Q' => '0',
-        'I' | 'L' => '1',
-        'Z' => '2',
-        'S' => '5',
-        'B' => '8',
+    u8::try_from(c).map_or(c, |byte| char::from(fold_byte(byte)))
+}
+
+fn fold_byte(byte: u8) -> u8 {
+    match byte {
+        b'O' | b'D' | b'Q' => b'0',
+        b'I' | b'L' => b'1',
+        b'Z' => b'2',
+        b'S' => b'5',
+        b'B' => b'8',
         other => other,
     }
 }
@@ -71,6 +90,28 @@ pub fn same_when_folded(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn folding_into_a_buffer_gives_the_folded_text(text in "\\PC{0,12}") {
+            let plate = normalise_plate_text(&text);
+            let mut buffer = [0u8; MAX_PLATE_BYTES];
+            let expected = fold_lookalikes(&plate);
+            let folded = fold_lookalikes_into(&plate, &mut buffer).unwrap();
+            prop_assert_eq!(folded, expected.as_bytes());
+        }
+    }
+
+    #[test]
+    fn folding_into_a_buffer_too_small_gives_none() {
+        let mut buffer = [0u8; 3];
+        assert_eq!(fold_lookalikes_into("AB1", &mut buffer), Some(&b"A81"[..]));
+        assert_eq!(fold_lookalikes_into("AB12", &mut buffer), None);
+        assert_eq!(
+            fold_lookalikes_into("ÄB", &mut buffer),
+            Some("Ä8".as_bytes())
+        );
+    }
 
     #[test]
     fn separators_and_case_are_normalised() {
