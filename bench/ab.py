@@ -86,13 +86,12 @@ def main():
     for round_no in range(1, ROUNDS + 1):
         for name, binary in binaries.items():
             log_file = work / f"server-{round_no}-{binary.name}.log"
-            server = subprocess.Popen([str(binary), "serve", "--bind", f"127.0.0.1:{run.PORT}", "--database",
-                                       f"sqlite://{db}"], env=env, stdout=open(log_file, "wb"),
-                                      stderr=subprocess.DEVNULL)
+            # Started on its core, as in `run.py` and as the baselines are.
+            server = subprocess.Popen(["taskset", "-c", run.SERVER_CPU, str(binary), "serve", "--bind",
+                                       f"127.0.0.1:{run.PORT}", "--database", f"sqlite://{db}"], env=env,
+                                      stdout=open(log_file, "wb"), stderr=subprocess.DEVNULL)
             try:
                 run.wait_ready(f"{url}/health/ready", timeout=120)
-                subprocess.run(["taskset", "-a", "-p", "-c", run.SERVER_CPU, str(server.pid)], check=True,
-                               stdout=subprocess.DEVNULL)
                 for scenario, measure in scenarios.items():
                     result = measure()
                     figures.setdefault((name, scenario), []).append(result["rps"])

@@ -6,12 +6,13 @@ about 1%), for comparing builds and finding where a request's work goes.
     python3 bench/instructions.py BINARY [BINARY...]          # every scenario, each binary
     SCENARIOS=health,plate python3 bench/instructions.py target/release/parking /tmp/parking-old
 
-Each binary serves a fresh copy of one seeded database (10,000 vehicles, as `run.py` seeds
-them) under `valgrind --tool=callgrind`, with request logs on and written to a file as a
-user runs it. After start-up the counters are zeroed; `wrk` (1 thread, 10 connections) sends
-requests for `SECONDS` (20) of wall time; the counters are dumped; the instructions of the
-whole process (every thread: runtime, log writer, database workers) are divided by the
-answers `wrk` received. Background work (timers, the change feed's poll) is counted too and
+Each binary serves a fresh copy of one seeded database (`N` vehicles, 10,000 by default, as
+`run.py` seeds them) under `valgrind --tool=callgrind`, with request logs on and written to a
+file as a user runs it. After start-up the counters are zeroed; `wrk` (1 thread, 10
+connections) sends requests for `SECONDS` (20) of wall time — for `search`, `ws_load` (10
+connections, `run.py`'s live search load; build it with `cargo build --release --example
+ws_load`) sends searches —; the counters are dumped; the instructions of the whole process
+(every thread: runtime, log writer, database workers) are divided by the answers received. Background work (timers, the change feed's poll) is counted too and
 is under 1% of a run. Prints a table; `DETAIL=1` also prints, per run, the functions of the
 service's own crate by inclusive instructions per request. Needs valgrind, wrk and sqlite3
 (`apt-get install -y valgrind wrk sqlite3`).
@@ -21,6 +22,7 @@ Builds compare best when built with the same profile; a quicker profile than the
 instructions in absolute terms but ranks changes the same way.
 """
 
+import json
 import os
 import pathlib
 import re
@@ -34,10 +36,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import run  # noqa: E402  (seeding, wrk scripts and helpers)
 
 SECONDS = int(os.environ.get("SECONDS", "20"))
+N = int(os.environ.get("N", "10000"))
 SCENARIOS = {
     "health": ("GET /health/live", run.HEALTH),
     "plate": ("get by plate", run.GET_RANDOM),
     "list": ("list: first page (50)", run.list_lua("")),
+    "search": ("live search (20 results)", None),
 }
 
 
@@ -45,7 +49,7 @@ def measure(binary, scenario, lua, seeded, work):
     db = work / f"{pathlib.Path(binary).name}-{scenario}.db"
     shutil.copy2(seeded, db)
     out = work / f"callgrind.{pathlib.Path(binary).name}.{scenario}"
-    env = run.service_env(work)
+    env = run.service_env(work, **run.LOAD_CAPS)
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary), "serve",
                                "--bind", f"127.0.0.1:{run.PORT}", "--database", f"sqlite://{db}"],
                               env=env, stdout=open(work / "server.log", "ab"), stderr=subprocess.DEVNULL)
@@ -53,7 +57,15 @@ def measure(binary, scenario, lua, seeded, work):
         run.wait_ready(f"http://127.0.0.1:{run.PORT}/health/ready", timeout=300)
         time.sleep(1)
         subprocess.run(["callgrind_control", "--zero", str(server.pid)], check=True, stdout=subprocess.DEVNULL)
-        result = run.Bench(work, server.pid).wrk(f"http://127.0.0.1:{run.PORT}", lua, seconds=SECONDS, connections=10)
+        if lua is None:
+            output = subprocess.run([str(run.TARGET / "release/examples/ws_load"),
+                                     f"ws://127.0.0.1:{run.PORT}/api/v1/ws/vehicles/search", run.KEY, "10",
+                                     str(SECONDS)], capture_output=True, text=True, check=True).stdout
+            searches = json.loads(output.strip().splitlines()[-1])
+            result = {"requests": searches["searches"], "errors": searches["errors"]}
+        else:
+            result = run.Bench(work, server.pid).wrk(f"http://127.0.0.1:{run.PORT}", lua, seconds=SECONDS,
+                                                     connections=10)
         subprocess.run(["callgrind_control", "--dump", str(server.pid)], check=True, stdout=subprocess.DEVNULL)
     finally:
         server.terminate()
@@ -83,7 +95,7 @@ def main():
     chosen = os.environ.get("SCENARIOS", ",".join(SCENARIOS)).split(",")
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-instructions-"))
     try:
-        run.N = 10_000
+        run.N = N
         seeded = work / "seeded.db"
         subprocess.run([binaries[0], "migrate", "--database", f"sqlite://{seeded}"], check=True,
                        stderr=subprocess.DEVNULL, env=run.service_env(work))
