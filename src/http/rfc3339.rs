@@ -77,8 +77,8 @@ fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
 }
 
 /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01, by Howard
-/// Hinnant's `civil_from_days` (chrono's own way goes through its packed ordinal date, three
-/// times the instructions).
+/// Hinnant's `civil_from_days` (chrono's accessors go through its packed ordinal date and
+/// divide the time of day apart again for each field).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let days = days + 719_468;
     let era = days.div_euclid(146_097);

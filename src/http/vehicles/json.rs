@@ -15,7 +15,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// Room for one vehicle's JSON without growing the buffer (a long name and a hold fit).
+/// Room for a typical vehicle's JSON (about 330 bytes with a short hold reason) without
+/// growing the buffer; a longer one grows it.
 pub const VEHICLE_BYTES: usize = 384;
 
 /// Appends `vehicle` as its JSON object.
