@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-/// Room for a typical vehicle's JSON (about 330 bytes with a short hold reason) without
+/// Room for a typical vehicle's JSON (about 265 bytes, 345 with a short hold) without
 /// growing the buffer; a longer one grows it.
 pub const VEHICLE_BYTES: usize = 384;
 
