@@ -75,6 +75,10 @@ impl Entry {
     }
 }
 
+/// Candidates gathered from memory at a time before they are ranked: enough to keep the
+/// processor's outstanding reads busy, few enough that they are still cached when ranked.
+const GATHER: usize = 64;
+
 const FIELDS: [Field; 3] = [Field::Plate, Field::Name, Field::Phone];
 
 /// Which field a trigram came from; each has its own posting lists.
@@ -438,7 +442,11 @@ impl Index {
             return self.latest(window, live, offset, limit);
         };
         let visible = |entry: &Entry| self.visible(entry, &window, &live);
-        let mut hits: Vec<(Rank, i64, i64, u32)> = Vec::new();
+        let candidates = query.indexable().then(|| self.candidates(query));
+        // Sized once for the candidates: growing it by doubling copied it several times a
+        // search. A scan's hits are not known in advance.
+        let mut hits: Vec<(Rank, i64, i64, u32)> =
+            Vec::with_capacity(candidates.as_ref().map_or(0, Vec::len));
         let mut consider = |slot: u32| {
             if let Some(entry) = self.slots.get(slot as usize).and_then(Option::as_ref)
                 && visible(entry)
@@ -447,9 +455,12 @@ impl Index {
                 hits.push((rank, -entry.entry_ms, -entry.id, slot));
             }
         };
-        if query.indexable() {
-            for slot in self.candidates(query) {
-                consider(slot);
+        if let Some(candidates) = candidates {
+            for chunk in candidates.chunks(GATHER) {
+                self.gather(chunk);
+                for &slot in chunk {
+                    consider(slot);
+                }
             }
         } else {
             for slot in 0..self.slots.len() {
@@ -470,6 +481,36 @@ impl Index {
             .map(|entry| self.vehicle(entry, live.retention_ms))
             .collect();
         Hits { items, total }
+    }
+
+    /// Reads the entries in `slots` and then their text, each in a loop of reads that do not
+    /// depend on one another, so that the processor has many of them in flight at once and
+    /// ranking finds them in its cache. Ranking a candidate depends on two reads from memory
+    /// (the entry, then its text) that would otherwise be waited for one after the other: a
+    /// `perf` profile at 1,000,000 vehicles found most of the ranking loop's time waiting on
+    /// them.
+    fn gather(&self, slots: &[u32]) {
+        let entries = || {
+            slots
+                .iter()
+                .filter_map(|&slot| self.slots.get(slot as usize).and_then(Option::as_ref))
+        };
+        // An entry or a text may straddle two cache lines: each field ranking reads is read.
+        let mut sink = 0u64;
+        for entry in entries() {
+            sink ^= entry.id as u64
+                ^ entry.entry_ms as u64
+                ^ entry.text.len() as u64
+                ^ u64::from(entry.plate_len)
+                ^ u64::from(entry.name_len);
+        }
+        for entry in entries() {
+            let text = entry.text.as_bytes();
+            let (first, last) = (text.first(), text.last());
+            sink ^=
+                u64::from(first.copied().unwrap_or_default() ^ last.copied().unwrap_or_default());
+        }
+        std::hint::black_box(sink);
     }
 
     /// Candidate slots: for each searched field, the posting list of its rarest trigram,
