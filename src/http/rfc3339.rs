@@ -5,9 +5,7 @@
 //! two thirds of the instructions spent turning a vehicle into JSON (profile in
 //! `bench/README.md`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
-const SECONDS_PER_DAY: i64 = 86_400;
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
 /// Calls `use_text` with the text of `at`.
 pub fn with_text<R>(at: &DateTime<Utc>, use_text: impl FnOnce(&str) -> R) -> R {
@@ -32,25 +30,23 @@ pub fn write_quoted(out: &mut Vec<u8>, at: &DateTime<Utc>) {
 
 /// The text of `at` between double quotes, and its length with them; `None` for years beyond
 /// four digits and leap seconds, rare enough to leave to chrono.
+///
+/// The fields come from chrono's stored calendar date and second of the day, read directly:
+/// deriving them from the Unix timestamp made chrono compute the day count from the date,
+/// and us the date from the day count again, 440 instructions an instant in all.
 fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
-    let seconds = at.timestamp();
-    let nanos = at.timestamp_subsec_nanos();
-    let (days, second_of_day) = (
-        seconds.div_euclid(SECONDS_PER_DAY),
-        seconds.rem_euclid(SECONDS_PER_DAY),
-    );
-    let (year, month, day) = civil_from_days(days);
-    let year = u32::try_from(year).ok().filter(|year| *year <= 9999)?;
+    let at = at.naive_utc();
+    let year = u32::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
+    let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
     }
-    // 0..86_400 fits.
-    let second_of_day = second_of_day as u32;
+    let second_of_day = at.num_seconds_from_midnight();
     let mut text = *b"\"0000-00-00T00:00:00.000000000Z\"";
     two_digits(&mut text[1..3], year / 100);
     two_digits(&mut text[3..5], year % 100);
-    two_digits(&mut text[6..8], month);
-    two_digits(&mut text[9..11], day);
+    two_digits(&mut text[6..8], at.month());
+    two_digits(&mut text[9..11], at.day());
     two_digits(&mut text[12..14], second_of_day / 3_600);
     two_digits(&mut text[15..17], second_of_day / 60 % 60);
     two_digits(&mut text[18..20], second_of_day % 60);
@@ -76,29 +72,6 @@ fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
     Some((text, end + 2))
 }
 
-/// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01, by Howard
-/// Hinnant's `civil_from_days` (chrono's accessors go through its packed ordinal date and
-/// divide the time of day apart again for each field).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // month is 1..=12 and day 1..=31.
-    (year, month as u32, day as u32)
-}
-
-/// "00" to "99": two digits at a time instead of a division per digit.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
 4041424344454647484950515253545556575859\
@@ -149,6 +122,12 @@ mod tests {
         }
         let far = Utc.with_ymd_and_hms(12026, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(ours(&far), far.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        assert_eq!(ours(&leap), "2016-12-31T23:59:60.500Z");
     }
 
     proptest! {

@@ -38,9 +38,22 @@ pub fn write_vehicle(out: &mut Vec<u8>, vehicle: &VehicleBody) {
         (b",\"created_at\":", &vehicle.created_at),
         (b",\"updated_at\":", &vehicle.updated_at),
     ];
-    for (name, at) in instants {
+    // A vehicle's instants are often equal (registered on entry and never changed: entry,
+    // creation and update are one instant): an equal one is copied from where the earlier
+    // was written.
+    let mut written: [Option<(&DateTime<Utc>, std::ops::Range<usize>)>; 4] = Default::default();
+    for (n, (name, at)) in instants.into_iter().enumerate() {
         out.extend_from_slice(name);
-        write_quoted(out, at);
+        let start = out.len();
+        match written[..n]
+            .iter()
+            .flatten()
+            .find(|(earlier, _)| *earlier == at)
+        {
+            Some((_, range)) => out.extend_from_within(range.clone()),
+            None => write_quoted(out, at),
+        }
+        written[n] = Some((at, start..out.len()));
     }
     if let Some(hold) = &vehicle.hold {
         out.extend_from_slice(b",\"hold\":{\"reason\":");
@@ -137,24 +150,29 @@ mod tests {
         (
             any::<i64>(),
             (text(), text(), text()),
-            (instant(), instant(), instant(), instant()),
+            [instant(), instant(), instant(), instant()],
+            // Each instant is its own or equal to an earlier one (as on a vehicle never
+            // changed), which the writer copies.
+            [0..4usize, 0..4usize, 0..4usize, 0..4usize],
             proptest::option::of((text(), instant())),
         )
-            .prop_map(
-                |(id, (plate, name, phone), (entry, expires, created, updated), hold)| {
-                    VehicleBody {
-                        id,
-                        number_plate: plate,
-                        contact_name: name,
-                        phone_number: phone,
-                        entry_timestamp: entry,
-                        expires_at: expires,
-                        created_at: created,
-                        updated_at: updated,
-                        hold: hold.map(|(reason, until)| HoldBody { reason, until }),
-                    }
-                },
-            )
+            .prop_map(|(id, (plate, name, phone), mut instants, same_as, hold)| {
+                for n in 0..4 {
+                    instants[n] = instants[same_as[n].min(n)];
+                }
+                let [entry, expires, created, updated] = instants;
+                VehicleBody {
+                    id,
+                    number_plate: plate,
+                    contact_name: name,
+                    phone_number: phone,
+                    entry_timestamp: entry,
+                    expires_at: expires,
+                    created_at: created,
+                    updated_at: updated,
+                    hold: hold.map(|(reason, until)| HoldBody { reason, until }),
+                }
+            })
     }
 
     async fn body_of(response: Response) -> (Option<HeaderValue>, Vec<u8>) {
