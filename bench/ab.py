@@ -7,6 +7,7 @@ scenarios with latency targets (the list's first page, live search at 50 connect
     python3 bench/ab.py [REV]                    # 100,000 vehicles, 3 rounds of 5 s per scenario
     N=1000000 ROUNDS=5 python3 bench/ab.py HEAD~2
     BEFORE_BINARY=/tmp/parking-old python3 bench/ab.py   # REV's binary, built already
+    AFTER_BINARY=/tmp/parking-new SCENARIOS=search python3 bench/ab.py   # one scenario, both built
 
 Both builds run as a user runs them (request logs on, written to a file; durable commits),
 pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live`, get by
@@ -63,7 +64,7 @@ def main():
     run.log("building the working tree")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(run.ROOT / "Cargo.toml"),
                     "--bin", "parking", "--example", "bare_lookup", "--example", "ws_load"], check=True)
-    shutil.copy2(run.TARGET / "release/parking", binaries["after (working tree)"])
+    shutil.copy2(os.environ.get("AFTER_BINARY") or run.TARGET / "release/parking", binaries["after (working tree)"])
 
     db = work / "ab.db"
     env = run.service_env(work, **run.LOAD_CAPS)
@@ -79,7 +80,12 @@ def main():
                  "get by plate": lambda: bench.wrk(url, run.GET_RANDOM, seconds=SECONDS),
                  "list: first page (50)": lambda: bench.wrk(url, run.list_lua(""), seconds=SECONDS),
                  f"live search ({run.CONNECTIONS} conn)": lambda: bench.ws(run.CONNECTIONS, seconds=SECONDS)}
-    baselines = {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}
+    # SCENARIOS=health,plate,list,search picks some (default: all).
+    wanted = os.environ.get("SCENARIOS", "health,plate,list,search").split(",")
+    scenarios = {name: measure for (short, (name, measure)) in zip(["health", "plate", "list", "search"],
+                                                                    scenarios.items()) if short in wanted}
+    baselines = {name: lua for name, lua in {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}.items()
+                 if name in scenarios}
     figures = {}  # (server, scenario) -> [req/s per round]
     p99s = {}  # (server, scenario) -> [p99 ms per round]
     lines = 0
@@ -102,6 +108,8 @@ def main():
                 server.terminate()
                 server.wait()
             lines += sum(1 for _ in open(log_file, "rb"))
+        if not baselines:
+            continue
         bare = subprocess.Popen(["taskset", "-c", run.SERVER_CPU, str(run.TARGET / "release/examples/bare_lookup"),
                                  str(db), f"127.0.0.1:{run.BARE_PORT}", "full"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
