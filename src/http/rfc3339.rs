@@ -33,7 +33,8 @@ pub fn write_quoted(out: &mut Vec<u8>, at: &DateTime<Utc>) {
 ///
 /// The fields come from chrono's stored calendar date and second of the day, read directly:
 /// deriving them from the Unix timestamp made chrono compute the day count from the date,
-/// and us the date from the day count again, 440 instructions an instant in all.
+/// and us the date from the day count again (15.7% of a list page's time at 1,000,000
+/// vehicles went to writing instants).
 fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
     let at = at.naive_utc();
     let year = u32::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
@@ -72,6 +73,7 @@ fn quoted(at: &DateTime<Utc>) -> Option<([u8; 32], usize)> {
     Some((text, end + 2))
 }
 
+/// "00" to "99": two digits at a time instead of a division per digit.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
 4041424344454647484950515253545556575859\
