@@ -14,66 +14,15 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::query::{Query, Rank, Searchable, TRIGRAM};
-use crate::domain::{Vehicle, VehicleHold, expiry, fold_lookalikes, same_when_folded};
-
-/// A vehicle as the index keeps it: what is needed to match, rank and return it. Plate, name
-/// and phone share one allocation (a million vehicles would otherwise cost three each).
-struct Entry {
-    id: i64,
-    entry_ms: i64,
-    created_ms: i64,
-    updated_ms: i64,
-    /// plate, then name, then phone.
-    text: Box<str>,
-    plate_len: u8,
-    name_len: u16,
-}
-
-impl Entry {
-    fn new(vehicle: &Vehicle) -> Self {
-        let (plate, name) = (&vehicle.number_plate, &vehicle.contact_name);
-        Self {
-            id: vehicle.id,
-            entry_ms: vehicle.entry_time.timestamp_millis(),
-            created_ms: vehicle.created_at.timestamp_millis(),
-            updated_ms: vehicle.updated_at.timestamp_millis(),
-            text: [plate.as_str(), name, &vehicle.phone_number]
-                .concat()
-                .into_boxed_str(),
-            // Plates are at most 12 characters (48 bytes) and names 100 (400 bytes).
-            plate_len: u8::try_from(plate.len()).unwrap_or(u8::MAX),
-            name_len: u16::try_from(name.len()).unwrap_or(u16::MAX),
-        }
-    }
-
-    fn plate(&self) -> &str {
-        self.text
-            .get(..usize::from(self.plate_len))
-            .unwrap_or_default()
-    }
-
-    fn name(&self) -> &str {
-        let start = usize::from(self.plate_len);
-        self.text
-            .get(start..start + usize::from(self.name_len))
-            .unwrap_or_default()
-    }
-
-    fn phone(&self) -> &str {
-        self.text
-            .get(usize::from(self.plate_len) + usize::from(self.name_len)..)
-            .unwrap_or_default()
-    }
-
-    fn searchable(&self) -> Searchable<'_> {
-        Searchable {
-            plate: self.plate(),
-            name: self.name(),
-            phone: self.phone(),
-        }
-    }
-}
+use super::{
+    entry::Entry,
+    postings::Postings,
+    query::{Query, Rank, TRIGRAM},
+};
+use crate::domain::{
+    MAX_PLATE_BYTES, Vehicle, VehicleHold, expiry, fold_lookalikes, fold_lookalikes_into,
+    same_when_folded,
+};
 
 /// Candidates gathered from memory at a time before they are ranked: enough to keep the
 /// processor's outstanding reads busy, few enough that they are still cached when ranked.
@@ -130,11 +79,11 @@ pub struct Index {
     /// Id → slot. Only the slot is stored; the id is its entry's (a map holding both cost 16
     /// bytes an entry, at twice the slots for its load factor).
     by_id: hashbrown::HashTable<u32>,
-    /// Exact plate → slot, for point reads in constant time (a posting list of a million
-    /// vehicles' plates is long). Only the slot is stored; the plate is its entry's.
-    by_plate: hashbrown::HashTable<u32>,
     /// Folded plate → slots (one per vehicle; look-alike plates share a key): the parked
-    /// plates a registration may have been misread from.
+    /// plates a registration may have been misread from, and the one with exactly a plate,
+    /// for point reads in constant time. Only the slot is stored; the plate is its entry's.
+    /// (A second table for exact plates cost 10.5 bytes a vehicle; look-alikes are few, so
+    /// finding the exact plate among its folded key's slots costs next to nothing.)
     by_folded: hashbrown::HashTable<u32>,
     /// For the tables above that keep slots alone.
     hasher: hashbrown::DefaultHashBuilder,
@@ -143,7 +92,7 @@ pub struct Index {
     /// leaves postings behind (taking a slot out of a list of a hundred thousand would cost
     /// far more than the request); every candidate is verified anyway, and the lists are
     /// rebuilt once stale postings outnumber live ones.
-    trigrams: [HashMap<u64, Vec<u32>>; 3],
+    trigrams: [HashMap<u64, Postings>; 3],
     live_postings: usize,
     stale_postings: usize,
     /// Lists still to be compacted, a few per change, so that no single write holds readers
@@ -192,8 +141,7 @@ impl Index {
                 },
             );
         }
-        let hash = self.hasher.hash_one(entry.plate());
-        let folded_hash = self.hasher.hash_one(fold_lookalikes(entry.plate()));
+        let folded_hash = folded_hash_of(&self.hasher, entry.plate());
         let id_hash = self.hasher.hash_one(entry.id);
         self.slots[slot as usize] = Some(entry);
         let (slots, hasher) = (&self.slots, &self.hasher);
@@ -205,22 +153,8 @@ impl Index {
                 .and_then(Option::as_ref)
                 .map(Entry::plate)
         };
-        let plate = plate_of(slot);
-        // One plate, one vehicle: should the copy briefly hold an older one with the same
-        // plate (its removal not applied yet), the newer takes the plate's place.
-        match self
-            .by_plate
-            .find_entry(hash, |&other| plate_of(other) == plate)
-        {
-            Ok(mut existing) => *existing.get_mut() = slot,
-            Err(_) => {
-                self.by_plate.insert_unique(hash, slot, |&s| {
-                    hasher.hash_one(plate_of(s).unwrap_or_default())
-                });
-            }
-        }
         self.by_folded.insert_unique(folded_hash, slot, |&s| {
-            hasher.hash_one(fold_lookalikes(plate_of(s).unwrap_or_default()))
+            folded_hash_of(hasher, plate_of(s).unwrap_or_default())
         });
         previous
     }
@@ -233,15 +167,10 @@ impl Index {
             .find_entry(self.hasher.hash_one(id), |&s| id_of(slots, s) == id)
             .ok()?
             .remove();
-        let hash = self
-            .hasher
-            .hash_one(self.slots.get(slot as usize)?.as_ref()?.plate());
-        if let Ok(mapped) = self.by_plate.find_entry(hash, |&s| s == slot) {
-            mapped.remove();
-        }
-        let folded_hash = self.hasher.hash_one(fold_lookalikes(
+        let folded_hash = folded_hash_of(
+            &self.hasher,
             self.slots.get(slot as usize)?.as_ref()?.plate(),
-        ));
+        );
         if let Ok(mapped) = self.by_folded.find_entry(folded_hash, |&s| s == slot) {
             mapped.remove();
         }
@@ -328,14 +257,16 @@ impl Index {
     }
 
     /// The vehicle with exactly this (normalised) plate, if it is live and within `window`.
+    /// One plate, one vehicle: should the copy briefly hold an older vehicle with the same
+    /// plate (its removal not applied yet), the newer registration (the higher id) is the
+    /// one found.
     pub fn find_plate(&self, plate: &str, window: Window, live: Live) -> Option<Vehicle> {
         let slots = &self.slots;
-        let entry_of = |s: u32| slots.get(s as usize).and_then(Option::as_ref);
-        self.by_plate
-            .find(self.hasher.hash_one(plate), |&s| {
-                entry_of(s).is_some_and(|entry| entry.plate() == plate)
-            })
-            .and_then(|&s| entry_of(s))
+        self.by_folded
+            .iter_hash(folded_hash_of(&self.hasher, plate))
+            .filter_map(|&s| slots.get(s as usize).and_then(Option::as_ref))
+            .filter(|entry| entry.plate() == plate)
+            .max_by_key(|entry| entry.id)
             .filter(|entry| self.visible(entry, &window, &live))
             .map(|entry| self.vehicle(entry, live.retention_ms))
     }
@@ -346,7 +277,7 @@ impl Index {
         let slots = &self.slots;
         let mut similar: Vec<String> = self
             .by_folded
-            .iter_hash(self.hasher.hash_one(fold_lookalikes(plate)))
+            .iter_hash(folded_hash_of(&self.hasher, plate))
             .filter_map(|&s| slots.get(s as usize).and_then(Option::as_ref))
             .filter(|entry| {
                 entry.plate() != plate
@@ -381,21 +312,22 @@ impl Index {
             let lists = &mut self.trigrams[field as usize];
             if let Some(list) = lists.get_mut(&key) {
                 let slots = &self.slots;
-                list.retain(|&slot| slots.get(slot as usize).is_some_and(Option::is_some));
+                list.retain(|slot| slots.get(slot as usize).is_some_and(Option::is_some));
                 if list.is_empty() {
                     lists.remove(&key);
                 } else {
-                    list.shrink_to_fit();
+                    list.shrink();
                 }
             }
         }
     }
 
-    /// Returns spare capacity after a bulk load: posting lists grow by doubling.
+    /// Returns spare capacity after a bulk load: posting lists grow by doubling, and the
+    /// entry-order tree fills its nodes by half.
     pub fn shrink(&mut self) {
         for lists in &mut self.trigrams {
             for list in lists.values_mut() {
-                list.shrink_to_fit();
+                list.shrink();
             }
             lists.shrink_to_fit();
         }
@@ -411,16 +343,11 @@ impl Index {
                 .unwrap_or_default()
         };
         self.by_folded
-            .shrink_to_fit(|&s| hasher.hash_one(fold_lookalikes(plate_of(s))));
-        self.by_plate.shrink_to_fit(|&s| {
-            hasher.hash_one(
-                slots
-                    .get(s as usize)
-                    .and_then(Option::as_ref)
-                    .map(Entry::plate)
-                    .unwrap_or_default(),
-            )
-        });
+            .shrink_to_fit(|&s| folded_hash_of(hasher, plate_of(s)));
+        // Built one insertion at a time in entry order, the tree's nodes are left half full
+        // by every split (33.5 bytes a vehicle at a million, measured); built from the sorted
+        // whole, they are full (17.4).
+        self.by_entry = std::mem::take(&mut self.by_entry).into_iter().collect();
     }
 
     /// The earliest entry time held, if any: when the next expiry happens.
@@ -501,6 +428,7 @@ impl Index {
             sink ^= entry.id as u64
                 ^ entry.entry_ms as u64
                 ^ entry.text.len() as u64
+                ^ u64::from(entry.head_len)
                 ^ u64::from(entry.plate_len)
                 ^ u64::from(entry.name_len);
         }
@@ -527,10 +455,11 @@ impl Index {
         for (field, text) in fields {
             let lists = &self.trigrams[field as usize];
             let rarest = trigram_keys(text)
-                .map(|key| lists.get(&key).map_or(&[][..], Vec::as_slice))
-                .min_by_key(|list| list.len())
-                .unwrap_or(&[]);
-            slots.extend_from_slice(rarest);
+                .map(|key| lists.get(&key))
+                .min_by_key(|list| list.map_or(0, Postings::len));
+            if let Some(Some(list)) = rarest {
+                list.decode_into(&mut slots);
+            }
         }
         slots.sort_unstable();
         slots.dedup();
@@ -633,6 +562,7 @@ impl Index {
 
 fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let (created_ms, updated_ms) = entry.created_updated_ms();
     let hold = held.map(|h| VehicleHold {
         reason: h.reason.to_string(),
         until: at(h.until_ms),
@@ -644,8 +574,8 @@ fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle 
         phone_number: entry.phone().to_owned(),
         entry_time: at(entry.entry_ms),
         expires_at: expiry(at(entry.entry_ms), retention_ms, hold.as_ref()),
-        created_at: at(entry.created_ms),
-        updated_at: at(entry.updated_ms),
+        created_at: at(created_ms),
+        updated_at: at(updated_ms),
         hold,
     }
 }
@@ -692,6 +622,17 @@ fn keys(entry: &Entry) -> Vec<(Field, u64)> {
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// The hash `by_folded` keeps a plate under: that of its folded text, folded on the stack.
+fn folded_hash_of(hasher: &hashbrown::DefaultHashBuilder, plate: &str) -> u64 {
+    let mut buffer = [0u8; MAX_PLATE_BYTES];
+    // Folding keeps the text UTF-8 (see `fold_lookalikes_into`); the checks cannot fail for
+    // a normalised plate, and anything else is folded the slow way to the same text.
+    match fold_lookalikes_into(plate, &mut buffer).map(std::str::from_utf8) {
+        Some(Ok(folded)) => hasher.hash_one(folded),
+        _ => hasher.hash_one(fold_lookalikes(plate)),
+    }
 }
 
 /// Three characters in one integer (a char is at most 21 bits).

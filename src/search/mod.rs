@@ -1,8 +1,10 @@
 //! Real-time search: an in-memory index kept in step with the database, queries ranked as the
 //! contract states, and a bus that tells live searches what changed.
 
+mod entry;
 mod events;
 mod index;
+mod postings;
 mod query;
 
 use std::{
