@@ -784,6 +784,9 @@ mod tests {
         // found; removing the older one later leaves it in place.
         index.upsert(&vehicle(7, "XAB12", "Newer", "+447777777777", 700));
         assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
+        // A change to the older one applied after it does not take the plate back.
+        index.upsert(&vehicle(1, "XAB12", "Zed Changed", "+441111111111", 100));
+        assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
         index.remove(1);
         assert_eq!(found(&index, "XAB12"), Some((7, "Newer".into())));
         assert_eq!(
