@@ -53,6 +53,7 @@ def main():
     for tool in ("wrk", "sqlite3", "taskset", "cargo", "git"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install -y wrk sqlite3 util-linux git)")
+    run.ports_free(run.PORT, run.BARE_PORT)
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-ab-"))
     binaries = {f"before ({rev})": work / "parking-before", "after (working tree)": work / "parking-after"}
     prebuilt = os.environ.get("BEFORE_BINARY")

@@ -27,6 +27,7 @@ import os
 import pathlib
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,15 @@ def http(method, path, body=None):
         request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=600) as response:
         return json.loads(response.read() or b"null")
+
+
+def ports_free(*ports):
+    """Stops the run if something already listens on a port the benchmark serves on: it would
+    answer in place of the server under test, whose own start would fail."""
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is already in use: stop what listens there first")
 
 
 def wait_ready(url, timeout=60):
@@ -276,6 +286,7 @@ def main():
     for tool in ("wrk", "sqlite3", "taskset", "cargo"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install -y wrk sqlite3 util-linux)")
+    ports_free(PORT, BARE_PORT)
     started_all = time.monotonic()
     log("building release binaries")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(ROOT / "Cargo.toml"),
