@@ -1,7 +1,10 @@
 //! A vehicle as the index keeps it: what is needed to match, rank and return it, in as few
 //! bytes as a million of them allow.
 
-use super::query::Searchable;
+use super::{
+    postings::{unzigzag, zigzag},
+    query::Searchable,
+};
 use crate::domain::Vehicle;
 
 /// Plate, name and phone share one allocation (a million vehicles would otherwise cost three
@@ -97,7 +100,7 @@ const MORE: u8 = 0x40;
 /// so that the text stays a `str`. A vehicle registered on entry and never changed has both
 /// differences zero, a byte each.
 fn push_instant(text: &mut String, delta: i64) {
-    let mut rest = ((delta << 1) ^ (delta >> 63)) as u64;
+    let mut rest = zigzag(delta);
     loop {
         let bits = (rest & 0x3f) as u8;
         rest >>= 6;
@@ -119,7 +122,7 @@ fn read_instant(head: &mut std::slice::Iter<'_, u8>) -> i64 {
         }
         shift += 6;
     }
-    (value >> 1) as i64 ^ -((value & 1) as i64)
+    unzigzag(value)
 }
 
 #[cfg(test)]

@@ -13,6 +13,16 @@
 /// (LEB128).
 const MORE: u8 = 0x80;
 
+/// Zig-zag: small differences of either sign become small unsigned numbers (0, -1, 1, -2, …
+/// become 0, 1, 2, 3, …), so that they take few bytes.
+pub(super) fn zigzag(delta: i64) -> u64 {
+    ((delta << 1) ^ (delta >> 63)) as u64
+}
+
+pub(super) fn unzigzag(value: u64) -> i64 {
+    (value >> 1) as i64 ^ -((value & 1) as i64)
+}
+
 #[derive(Default, Clone)]
 pub struct Postings {
     bytes: Vec<u8>,
@@ -32,8 +42,7 @@ impl Postings {
 
     pub fn push(&mut self, slot: u32) {
         let delta = i64::from(slot) - i64::from(self.last);
-        // Zig-zag: small differences of either sign become small unsigned numbers.
-        let mut rest = ((delta << 1) ^ (delta >> 63)) as u64;
+        let mut rest = zigzag(delta);
         while rest >= u64::from(MORE) {
             self.bytes.push((rest as u8) | MORE);
             rest >>= 7;
@@ -98,7 +107,7 @@ impl Iterator for Iter<'_> {
             }
             shift += 7;
         }
-        let delta = (value >> 1) as i64 ^ -((value & 1) as i64);
+        let delta = unzigzag(value);
         // Every list was written by `push`, so the sum is a slot it was given.
         self.last = (i64::from(self.last) + delta) as u32;
         Some(self.last)
