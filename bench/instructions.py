@@ -42,6 +42,7 @@ SCENARIOS = {
     "plate": ("get by plate", run.GET_RANDOM),
     "list": ("list: first page (50)", run.list_lua("")),
     "search": ("live search (20 results)", None),
+    "register": ("register (durable)", run.register_lua("C")),
 }
 
 
