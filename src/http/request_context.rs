@@ -5,7 +5,11 @@
 //! template, never the raw path or query: paths hold plates and the WebSocket query may hold
 //! an API key.
 
-use std::time::Instant;
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    task::Poll,
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -22,6 +26,7 @@ use crate::{
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const PANICKED: &str = "a request handler panicked";
 /// The trace a request belongs to, when traces are exported.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
@@ -131,33 +136,48 @@ pub async fn request_context(
     let mut response = if headers_too_large(request.headers()) {
         answer(ApiError::HeadersTooLarge)
     } else {
-        // The handler runs as a task of its own, so that neither a client that goes away nor
-        // the request timeout can cancel it half-way: a transaction interrupted between its
-        // `BEGIN` and the driver's bookkeeping would otherwise be left open on a pooled
-        // connection, holding its locks for whoever uses that connection next. A panic ends
-        // that task alone.
+        // A handler that waits runs as a task of its own, so that neither a client that goes
+        // away nor the request timeout can cancel it half-way: a transaction interrupted
+        // between its `BEGIN` and the driver's bookkeeping would otherwise be left open on a
+        // pooled connection, holding its locks for whoever uses that connection next. It is
+        // polled once here first: one that answers at once (a health check, a read from
+        // memory) cannot be interrupted, and needs no task, timer or wake-up. A panic ends
+        // the handler alone, polled here or in its task.
         let mut handler =
-            tokio::spawn(REQUEST_ID.scope(id, next.run(request).instrument(span.clone())));
-        // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a million
-        // rows off half-way helps nobody.
-        let finished = if route.starts_with("/api/v1/maintenance/") {
-            Some((&mut handler).await)
-        } else {
-            tokio::time::timeout(state.request_timeout, &mut handler)
-                .await
-                .ok()
+            Box::pin(REQUEST_ID.scope(id, next.run(request).instrument(span.clone())));
+        let first = std::future::poll_fn(|cx| {
+            Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
+        })
+        .await;
+        let finished = match first {
+            Ok(Poll::Ready(response)) => Some(Ok(response)),
+            Err(_) => Some(Err(PANICKED)),
+            Ok(Poll::Pending) => {
+                let mut handler = tokio::spawn(handler);
+                // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a
+                // million rows off half-way helps nobody.
+                let joined = if route.starts_with("/api/v1/maintenance/") {
+                    Some((&mut handler).await)
+                } else {
+                    tokio::time::timeout(state.request_timeout, &mut handler)
+                        .await
+                        .ok()
+                };
+                joined.map(|joined| {
+                    joined.map_err(|failed| {
+                        if failed.is_panic() {
+                            PANICKED
+                        } else {
+                            "a request handler was cancelled"
+                        }
+                    })
+                })
+            }
         };
         match finished {
             Some(Ok(response)) => response,
             // The panic's own message is not repeated: it may hold anything the handler held.
-            Some(Err(failed)) => answer(ApiError::Internal(
-                if failed.is_panic() {
-                    "a request handler panicked"
-                } else {
-                    "a request handler was cancelled"
-                }
-                .into(),
-            )),
+            Some(Err(failed)) => answer(ApiError::Internal(failed.into())),
             // Past the timeout the client gets its answer; the work finishes on its own.
             None => answer(ApiError::Timeout),
         }

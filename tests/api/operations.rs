@@ -105,15 +105,22 @@ async fn boom() -> &'static str {
     panic!("internal detail that must not leak")
 }
 
+/// Panics after waiting: by then the handler runs as a task of its own.
+async fn boom_later() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    panic!("internal detail that must not leak")
+}
+
 #[tokio::test]
 async fn a_panicking_handler_is_a_problem_500_and_the_server_keeps_serving() {
     let app = spawn_app().await;
     let routes = Router::new()
         .route("/boom", get(boom))
+        .route("/boom-later", get(boom_later))
         .route("/fine", get(|| async { "fine" }));
     let url = serve_with_middleware(&app, routes).await;
-    for _ in 0..2 {
-        let response = app.client.get(format!("{url}/boom")).send().await.unwrap();
+    for path in ["/boom", "/boom-later"] {
+        let response = app.client.get(format!("{url}{path}")).send().await.unwrap();
         let body = assert_problem(response, 500).await;
         assert!(!body.to_string().contains("internal detail"));
     }
