@@ -94,11 +94,18 @@ impl<'writer> FormatFields<'writer> for SpanFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
+        // The object goes out in one piece: `tracing-subscriber` hands over an empty string,
+        // which grew twice, reallocating, when it was written brace, members, brace.
         with_scratch(&MEMBERS, |members| {
             fields.record(&mut EventFields(members));
-            writer.write_char('{')?;
-            writer.write_str(members.strip_prefix(',').unwrap_or(members))?;
-            writer.write_char('}')
+            // Each member starts with a comma; the first one's becomes the opening brace.
+            if members.is_empty() {
+                members.push('{');
+            } else {
+                members.replace_range(..1, "{");
+            }
+            members.push('}');
+            writer.write_str(members)
         })
     }
 
@@ -166,7 +173,16 @@ fn timestamp(line: &mut String) {
         }
         line.push_str(&cached.1);
     });
-    let _ = write!(line, "{:06}Z", now.timestamp_subsec_micros() % 1_000_000);
+    // Six digits by hand: the formatting machinery cost more than the rest of the timestamp.
+    let micros = now.timestamp_subsec_micros() % 1_000_000;
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    line.extend(digits.iter().map(|&d| char::from(d)));
+    line.push('Z');
 }
 
 /// The event's fields as members of the line's object, typed as `tracing-serde` types them.
@@ -212,11 +228,13 @@ impl Visit for EventFields<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, format_args!("{value}"));
+        self.key(field);
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, format_args!("{value}"));
+        self.key(field);
+        self.0.push_str(itoa::Buffer::new().format(value));
     }
 
     // 128-bit integers are strings (beyond what JSON readers take as numbers), as
@@ -231,13 +249,17 @@ impl Visit for EventFields<'_> {
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.key(field);
-        // serde_json's own number text; `null` for NaN and the infinities, as it writes them.
-        match serde_json::Number::from_f64(value) {
-            Some(number) => {
-                let _ = write!(self.0, "{number}");
-            }
-            None => self.0.push_str("null"),
-        }
+        fractional(self.0, value);
+    }
+}
+
+/// serde_json's own number text (it formats with `zmij`); `null` for NaN and the infinities,
+/// as it writes them.
+fn fractional(line: &mut String, value: f64) {
+    if value.is_finite() {
+        line.push_str(zmij::Buffer::new().format_finite(value));
+    } else {
+        line.push_str("null");
     }
 }
 
@@ -253,6 +275,16 @@ struct Escaping<'a>(&'a mut String);
 
 impl fmt::Write for Escaping<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Nearly all text (field names, ids, routes, messages) needs no escape, and is
+        // copied whole once that is known: the byte-by-byte walk below, which also copied
+        // text run by run, was 6.6% of a health check's instructions (now 3.4%).
+        if !text
+            .bytes()
+            .fold(false, |any, byte| any | needs_escape(byte))
+        {
+            self.0.push_str(text);
+            return Ok(());
+        }
         let mut plain = 0;
         for (at, byte) in text.bytes().enumerate() {
             let escaped = match byte {
@@ -277,6 +309,10 @@ impl fmt::Write for Escaping<'_> {
         self.0.push_str(&text[plain..]);
         Ok(())
     }
+}
+
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
 #[cfg(test)]
@@ -372,6 +408,22 @@ mod tests {
                 let parsed = chrono::DateTime::parse_from_rfc3339(time).unwrap();
                 assert!((Utc::now() - parsed.with_timezone(&Utc)).num_seconds() < 60);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_escaped_as_serde_json_does(text in "\\PC{0,40}|[\\x00-\\x7f]{0,40}") {
+            let mut ours = String::new();
+            string(&mut ours, &text);
+            proptest::prop_assert_eq!(ours, serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn any_fractional_number_is_written_as_serde_json_writes_it(value in proptest::num::f64::ANY) {
+            let mut ours = String::new();
+            fractional(&mut ours, value);
+            proptest::prop_assert_eq!(ours, serde_json::to_string(&value).unwrap());
         }
     }
 
