@@ -98,18 +98,12 @@ pub fn with_middleware(
     } else {
         router
     };
-    let router = router.layer(middleware::from_fn_with_state(
-        state.clone(),
-        api_guard::api_guard,
-    ));
+    let router = router.layer(api_guard::ApiGuardLayer(state.clone()));
     let router = match cors::layer(cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(middleware::from_fn_with_state(
-        state.clone(),
-        request_context::request_context,
-    ))
+    router.layer(request_context::RequestContextLayer(state.clone()))
 }
 
 /// The documented routes; also used to build the OpenAPI document without a server.

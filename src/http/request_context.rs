@@ -6,17 +6,20 @@
 //! an API key.
 
 use std::{
+    convert::Infallible,
     panic::{AssertUnwindSafe, catch_unwind},
-    task::Poll,
+    task::{Context, Poll},
     time::Instant,
 };
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::{HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use futures_util::future::BoxFuture;
+use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
 use crate::{
@@ -103,11 +106,57 @@ fn headers_too_large(headers: &axum::http::HeaderMap) -> bool {
             > MAX_HEADER_BYTES
 }
 
-pub async fn request_context(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Gives every route its request context.
+#[derive(Clone)]
+pub struct RequestContextLayer(pub AppState);
+
+impl<S> Layer<S> for RequestContextLayer {
+    type Service = RequestContext<S>;
+
+    fn layer(&self, inner: S) -> RequestContext<S> {
+        RequestContext {
+            state: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// A route with its request context. A service of its own rather than `middleware::from_fn`,
+/// which would box the route once more and go through `Next` for every request: 400 of a
+/// health check's instructions, 700 of a read by plate (`bench/README.md`).
+#[derive(Clone)]
+pub struct RequestContext<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> Service<Request> for RequestContext<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service made ready is the one that serves; its clone stays for the next call.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let state = self.state.clone();
+        Box::pin(async move { Ok(request_context(state, request, inner).await) })
+    }
+}
+
+async fn request_context<S>(state: AppState, request: Request, inner: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
     let started = Instant::now();
     let id = request
         .headers()
@@ -143,8 +192,13 @@ pub async fn request_context(
         // polled once here first: one that answers at once (a health check, a read from
         // memory) cannot be interrupted, and needs no task, timer or wake-up. A panic ends
         // the handler alone, polled here or in its task.
-        let mut handler =
-            Box::pin(REQUEST_ID.scope(id, next.run(request).instrument(span.clone())));
+        let handler = async move {
+            match inner.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        };
+        let mut handler = Box::pin(REQUEST_ID.scope(id, handler.instrument(span.clone())));
         let first = std::future::poll_fn(|cx| {
             Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
         })
