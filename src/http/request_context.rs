@@ -164,7 +164,7 @@ where
     let method = method_label(request.method());
     // Text recorded as text, not through `Display`: the log writes it as it is, without the
     // formatting machinery (200 of a health check's instructions, with the message below).
-    let span = tracing::info_span!("request", request_id = id.as_str(), method, route,);
+    let span = tracing::info_span!("request", request_id = id.as_str(), method, route);
     let trace_id = state
         .traced
         .then(|| traces::continue_trace(&span, request.headers()))
