@@ -173,7 +173,7 @@ fn timestamp(line: &mut String) {
         }
         line.push_str(&cached.1);
     });
-    // Six digits by hand: the formatting machinery cost more than the rest of the timestamp.
+    // Six digits by hand rather than through the formatting machinery, as the numbers below.
     let micros = now.timestamp_subsec_micros() % 1_000_000;
     let mut digits = [b'0'; 6];
     let mut rest = micros;
