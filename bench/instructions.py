@@ -94,6 +94,8 @@ def main():
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install -y valgrind wrk sqlite3)")
     chosen = os.environ.get("SCENARIOS", ",".join(SCENARIOS)).split(",")
+    # A server left on the port would answer in place of the one under callgrind.
+    run.ports_free(run.PORT)
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-instructions-"))
     try:
         run.N = N
