@@ -19,13 +19,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::future::{BoxFuture, Either};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::{
     app::AppState,
     domain::ApiKeySecret,
     error::ApiError,
-    http::{auth, client_ip::client_ip},
+    http::{
+        auth,
+        client_ip::client_ip,
+        route_service::{call_route, take_ready},
+    },
     ratelimit::Decision,
     service::{Caller, ServiceError},
 };
@@ -76,18 +80,10 @@ where
         if !request.uri().path().starts_with("/api/v1/") {
             return Either::Left(self.inner.call(request));
         }
-        // The service made ready is the one that serves; its clone stays for the next call.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
+        let inner = take_ready(&mut self.inner);
         let state = self.state.clone();
         Either::Right(Box::pin(async move {
-            Ok(api_guard(state, request, |request| async move {
-                match inner.oneshot(request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            })
-            .await)
+            Ok(api_guard(state, request, |request| call_route(inner, request)).await)
         }))
     }
 }

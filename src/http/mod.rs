@@ -16,6 +16,7 @@ mod query_params;
 pub mod request_context;
 mod retention;
 mod rfc3339;
+mod route_service;
 mod search_ws;
 pub mod server;
 mod subjects;

@@ -19,12 +19,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::future::BoxFuture;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::{
     app::AppState,
     error::ApiError,
+    http::route_service::{call_route, take_ready},
     telemetry::{errors::ErrorKind, metrics::method_label, traces},
 };
 
@@ -138,9 +139,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        // The service made ready is the one that serves; its clone stays for the next call.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
+        let inner = take_ready(&mut self.inner);
         let state = self.state.clone();
         Box::pin(async move { Ok(request_context(state, request, inner).await) })
     }
@@ -183,13 +182,8 @@ where
         // polled once here first: one that answers at once (a health check, a read from
         // memory) cannot be interrupted, and needs no task, timer or wake-up. A panic ends
         // the handler alone, polled here or in its task.
-        let handler = async move {
-            match inner.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
-        };
-        let mut handler = Box::pin(REQUEST_ID.scope(id, handler.instrument(span.clone())));
+        let handler = call_route(inner, request).instrument(span.clone());
+        let mut handler = Box::pin(REQUEST_ID.scope(id, handler));
         let first = std::future::poll_fn(|cx| {
             Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
         })
