@@ -7,6 +7,7 @@ mod contact_name;
 mod entry_time;
 mod field_error;
 mod hold;
+mod numbering_plan;
 mod occupancy;
 mod phone;
 mod plate;

@@ -2,9 +2,9 @@
 
 use std::str::FromStr;
 
-use phonenumber::{Mode, country};
+use phonenumber::country;
 
-use super::redacted_debug;
+use super::{numbering_plan, redacted_debug};
 
 /// The region a number written without `+` is read in (`PARKING_DEFAULT_PHONE_REGION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl PhoneNumber {
         let valid = |text: &str| {
             phonenumber::parse(Some(region.0), text)
                 .ok()
-                .filter(phonenumber::is_valid)
+                .filter(numbering_plan::is_valid)
         };
         let number = valid(raw)
             .or_else(|| {
@@ -63,7 +63,7 @@ impl PhoneNumber {
                 valid(&plus.into_iter().chain(digits).collect::<String>())
             })
             .ok_or_else(|| INVALID.to_owned())?;
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        Ok(Self(numbering_plan::e164(&number)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -84,10 +84,7 @@ const SHOWN_DIGITS: usize = 3;
 /// others and recognised by someone who knows it, but not called.
 pub fn mask_phone(e164: &str) -> String {
     let digits = e164.trim_start_matches('+');
-    let code_len = phonenumber::parse(None, e164)
-        .map(|number| number.code().value().to_string().len())
-        .unwrap_or(0)
-        .min(digits.len());
+    let code_len = numbering_plan::calling_code_len(e164).min(digits.len());
     let (code, rest) = digits.split_at(code_len);
     let hidden = rest.chars().count().saturating_sub(SHOWN_DIGITS);
     let shown: String = rest.chars().skip(hidden).collect();
