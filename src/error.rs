@@ -12,8 +12,8 @@ use axum::{
 use serde::Serialize;
 
 use crate::{
-    domain::FieldError, http::request_context::current_request_id, service::ServiceError,
-    store::StorageFault,
+    domain::FieldError, service::ServiceError, store::StorageFault,
+    telemetry::request_scope::current_request_id,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,9 @@ use crate::{
     app::AppState,
     domain::{AuditContext, Role},
     error::ApiError,
-    http::{api_guard::Authenticated, request_context::current_request_id},
+    http::api_guard::Authenticated,
     service::Caller,
+    telemetry::request_scope::current_request_id,
 };
 
 /// Any valid key: viewers (who see phone numbers masked), operators and admins.

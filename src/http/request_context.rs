@@ -1,9 +1,8 @@
 //! Request ids and the one log line per request.
 //!
-//! The id is kept in a task-local for the request's lifetime, so an error rendered anywhere
-//! below can carry it without threading it through every function. Logs name the route
-//! template, never the raw path or query: paths hold plates and the WebSocket query may hold
-//! an API key.
+//! The request's id, method and route are kept for its lifetime in a task-local
+//! (`telemetry::request_scope`). Logs name the route template, never the raw path or query:
+//! paths hold plates and the WebSocket query may hold an API key.
 
 use std::{
     convert::Infallible,
@@ -26,66 +25,18 @@ use crate::{
     app::AppState,
     error::ApiError,
     http::route_service::{call_route, take_ready},
-    telemetry::{errors::ErrorKind, metrics::method_label, traces},
+    telemetry::{
+        errors::ErrorKind,
+        metrics::method_label,
+        request_scope::{RequestId, RequestScope, request_spans},
+        traces,
+    },
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 const PANICKED: &str = "a request handler panicked";
 /// The trace a request belongs to, when traces are exported.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
-
-tokio::task_local! {
-    static REQUEST_ID: RequestId;
-}
-
-/// The id of the request being handled on this task, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.as_str().to_owned()).ok()
-}
-
-/// A request's id: the client's, when it is 1–64 characters from `[A-Za-z0-9._-]`, or a new
-/// ULID. Kept inline, so handing it to the handler's task, the log line and the response
-/// allocates nothing.
-#[derive(Clone, Copy)]
-struct RequestId {
-    len: u8,
-    bytes: [u8; 64],
-}
-
-impl RequestId {
-    fn new() -> Self {
-        let mut bytes = [0; 64];
-        let mut text = [0; ulid::ULID_LEN];
-        ulid::Ulid::new().array_to_str(&mut text);
-        bytes[..ulid::ULID_LEN].copy_from_slice(&text);
-        Self {
-            len: ulid::ULID_LEN as u8,
-            bytes,
-        }
-    }
-
-    fn from_client(value: &HeaderValue) -> Option<Self> {
-        let value = value.as_bytes();
-        let ok = (1..=64).contains(&value.len())
-            && value
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !ok {
-            return None;
-        }
-        let mut bytes = [0; 64];
-        bytes[..value.len()].copy_from_slice(value);
-        Some(Self {
-            len: value.len() as u8,
-            bytes,
-        })
-    }
-
-    fn as_str(&self) -> &str {
-        // ASCII by construction.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
-    }
-}
 
 /// Header limits answered with a problem+json `431` (the listener's own, higher limits answer
 /// a bare one): as many headers, and as many bytes of them, as common proxies allow.
@@ -155,23 +106,33 @@ where
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(RequestId::from_client)
-        .unwrap_or_else(RequestId::new);
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+        .unwrap_or_else(RequestId::generate);
     // Methods outside the known set are logged and counted as `other`: a client could
     // otherwise mint a new metric series, or put anything into a log line, per request.
     let method = method_label(request.method());
-    // Text recorded as text, not through `Display`: the log writes it as it is, without the
-    // formatting machinery (200 of a health check's instructions, with the message below).
-    let span = tracing::info_span!("request", request_id = id.as_str(), method, route);
+    let scope = RequestScope::new(
+        id,
+        method,
+        request.extensions().get::<MatchedPath>().cloned(),
+    );
+    let route = scope.route();
+    // The request's span, when something reads it (traces, span filters, pretty logs). Its
+    // text is recorded as text, not through `Display`: the log writes it as it is, without
+    // the formatting machinery (200 of a health check's instructions, with the message
+    // below).
+    let span = if request_spans() {
+        tracing::info_span!("request", request_id = id.as_str(), method, route)
+    } else {
+        tracing::Span::none()
+    };
     let trace_id = state
         .traced
         .then(|| traces::continue_trace(&span, request.headers()))
         .flatten();
     // An answer made here rather than by the handler is made inside the request's span and
-    // with its id, as the handler's are.
+    // scope, as the handler's are.
     let answer =
-        |error: ApiError| span.in_scope(|| REQUEST_ID.sync_scope(id, || error.into_response()));
+        |error: ApiError| span.in_scope(|| scope.clone().sync_scope(|| error.into_response()));
     let mut response = if headers_too_large(request.headers()) {
         answer(ApiError::HeadersTooLarge)
     } else {
@@ -183,7 +144,7 @@ where
         // memory) cannot be interrupted, and needs no task, timer or wake-up. A panic ends
         // the handler alone, polled here or in its task.
         let handler = call_route(inner, request).instrument(span.clone());
-        let mut handler = Box::pin(REQUEST_ID.scope(id, handler));
+        let mut handler = Box::pin(scope.clone().scope(handler));
         let first = std::future::poll_fn(|cx| {
             Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
         })
@@ -234,13 +195,15 @@ where
     }
     let latency_ms = elapsed * 1000.0;
     span.in_scope(|| {
-        // The message as text rather than format arguments, for the same reason as the span's
-        // fields.
-        tracing::info!(
-            message = "request completed",
-            status = status.as_u16(),
-            latency_ms
-        );
+        scope.sync_scope(|| {
+            // The message as text rather than format arguments, for the same reason as the
+            // span's fields.
+            tracing::info!(
+                message = "request completed",
+                status = status.as_u16(),
+                latency_ms
+            );
+        })
     });
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {

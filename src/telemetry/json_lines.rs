@@ -16,6 +16,7 @@
 
 use std::{cell::RefCell, fmt, fmt::Write as _};
 
+use super::request_scope;
 use chrono::{Datelike, Timelike, Utc};
 use tracing::{
     Event, Subscriber,
@@ -81,6 +82,17 @@ where
                 line.push_str("\"name\":");
                 string(line, span.metadata().name());
                 line.push('}');
+            } else {
+                // A request that opened no span: the fields its span would have had.
+                request_scope::with_current(|request| {
+                    line.push_str(",\"span\":{\"request_id\":");
+                    string(line, request.id.as_str());
+                    line.push_str(",\"method\":");
+                    string(line, request.method);
+                    line.push_str(",\"route\":");
+                    string(line, request.route());
+                    line.push_str(",\"name\":\"request\"}");
+                });
             }
             line.push_str("}\n");
             writer.write_str(line)
@@ -366,7 +378,7 @@ mod tests {
     }
 
     /// The lines written by `layer` while `emit` runs.
-    fn lines<L>(layer: impl FnOnce(Captured) -> L) -> Vec<Value>
+    fn lines<L>(layer: impl FnOnce(Captured) -> L, emit: impl FnOnce()) -> Vec<Value>
     where
         L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
     {
@@ -382,20 +394,18 @@ mod tests {
 
     #[test]
     fn lines_are_the_objects_tracing_subscribers_json_format_writes() {
-        let ours = lines(|w| {
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || w.clone())
-                .fmt_fields(SpanFields)
-                .event_format(JsonLines)
-        });
-        let theirs = lines(|w| {
-            tracing_subscriber::fmt::layer()
-                .with_writer(move || w.clone())
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-        });
+        let ours = lines(ours, emit);
+        let theirs = lines(
+            |w| {
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || w.clone())
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+            },
+            emit,
+        );
         assert_eq!(ours.len(), 2);
         assert_eq!(ours.len(), theirs.len());
         for (mut ours, mut theirs) in ours.into_iter().zip(theirs) {
@@ -409,6 +419,68 @@ mod tests {
                 assert!((Utc::now() - parsed.with_timezone(&Utc)).num_seconds() < 60);
             }
         }
+    }
+
+    fn ours(w: Captured) -> impl tracing_subscriber::Layer<tracing_subscriber::Registry> {
+        tracing_subscriber::fmt::layer()
+            .with_writer(move || w.clone())
+            .fmt_fields(SpanFields)
+            .event_format(JsonLines)
+    }
+
+    #[tokio::test]
+    async fn a_request_that_opened_no_span_is_named_as_its_span_would_name_it() {
+        use axum::{
+            Router,
+            body::Body,
+            extract::MatchedPath,
+            http::{HeaderValue, Request},
+            routing::get,
+        };
+        use tower::ServiceExt;
+
+        use crate::telemetry::request_scope::{RequestId, RequestScope};
+
+        // A route template as a real router matches it.
+        let (sender, matched) = std::sync::mpsc::channel();
+        let router = Router::new().route(
+            "/api/v1/vehicles/{plate}",
+            get(move |path: MatchedPath| {
+                sender.send(path).unwrap();
+                async {}
+            }),
+        );
+        let request = Request::get("/api/v1/vehicles/AB12CDE").body(Body::empty());
+        router.oneshot(request.unwrap()).await.unwrap();
+        let matched = matched.recv().unwrap();
+        let id = RequestId::from_client(&HeaderValue::from_static("01JABC")).unwrap();
+        let event = || {
+            tracing::info!(
+                message = "request completed",
+                status = 200u16,
+                latency_ms = 0.5
+            );
+            tracing::warn!(nested = true, "inside the handler");
+        };
+
+        let scoped = lines(ours, || {
+            RequestScope::new(id, "GET", Some(matched)).sync_scope(event)
+        });
+        let spanned = lines(ours, || {
+            let route = "/api/v1/vehicles/{plate}";
+            tracing::info_span!("request", request_id = "01JABC", method = "GET", route)
+                .in_scope(event)
+        });
+        assert_eq!(scoped.len(), 2);
+        for (mut scoped, mut spanned) in scoped.into_iter().zip(spanned) {
+            scoped["timestamp"].take();
+            spanned["timestamp"].take();
+            assert_eq!(scoped, spanned);
+            assert_eq!(scoped["span"]["route"], "/api/v1/vehicles/{plate}");
+        }
+        // Outside a request, no span.
+        let outside = lines(ours, || tracing::info!("no request"));
+        assert!(outside[0].get("span").is_none(), "{}", outside[0]);
     }
 
     proptest::proptest! {

@@ -8,6 +8,7 @@
 pub mod errors;
 mod json_lines;
 pub mod metrics;
+pub mod request_scope;
 pub mod traces;
 
 use tracing_subscriber::{
@@ -65,8 +66,13 @@ pub fn init(
         .map(|settings| traces::Exporting::start(settings, instance))
         .transpose()?;
     let filter = LogFilter::from_env();
+    // Requests need a `tracing` span of their own only for what reads spans: traces, filters
+    // that name spans or fields, and the pretty format (JSON lines read the request's scope).
+    let request_spans = exporting.is_some()
+        || matches!(filter, LogFilter::Dynamic(_))
+        || format == LogFormat::Pretty;
     // `try_init` fails only when a subscriber is already installed (tests): keep that one.
-    let _ = match &exporting {
+    let installed = match &exporting {
         // Logs alone: their filter is the subscriber's own. A filter of one layer among
         // several costs a look-up of the span's state at every enter and exit of every span
         // (each poll of a request's future), and a span no layer wants is then never built.
@@ -110,6 +116,9 @@ pub fn init(
                 .try_init()
         }
     };
+    if installed.is_ok() {
+        request_scope::set_request_spans(request_spans);
+    }
     Ok(Telemetry {
         traces: exporting,
         _logs: guard,
