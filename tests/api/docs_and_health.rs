@@ -7,6 +7,7 @@ async fn liveness_and_readiness_report_ok() {
     let app = spawn_app().await;
     let live = app.public_get("/health/live").await;
     assert_eq!(live.status(), 200);
+    assert_eq!(live.headers()["content-type"], "application/json");
     assert_eq!(
         live.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({"status": "ok"})
