@@ -69,17 +69,21 @@ impl AuditStore for SqliteStore {
         if let Some(until) = filter.until {
             sql.push(" AND ts_ms < ").push_bind(to_ms(until));
         }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(filter.limit));
+        // As `limit!` writes it, for the same reason.
+        sql.push(" ORDER BY id DESC LIMIT CAST(")
+            .push_bind(i64::from(filter.limit))
+            .push(" AS INTEGER)");
         let rows: Vec<AuditRow> = sql.build_query_as().fetch_all(&self.reader).await?;
         Ok(rows.into_iter().map(AuditRecord::from).collect())
     }
 
     async fn purge_audit_before(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        let deleted = sqlx::query(
-            "DELETE FROM audit_logs WHERE id IN \
-             (SELECT id FROM audit_logs WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
-        )
+        let deleted = sqlx::query(concat!(
+            "DELETE FROM audit_logs WHERE id IN ",
+            "(SELECT id FROM audit_logs WHERE ts_ms < ?1 ORDER BY ts_ms",
+            limit!("?2"),
+            ")"
+        ))
         .bind(to_ms(before))
         .bind(i64::from(limit))
         .execute(&self.writer)

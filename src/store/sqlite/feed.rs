@@ -54,9 +54,10 @@ impl FeedStore for SqliteStore {
         if from.0 < trimmed_below {
             return Err(StoreError::FeedTrimmed);
         }
-        let rows: Vec<(i64, String, Option<String>, i64)> = sqlx::query_as(
-            "SELECT seq, kind, ids, at_ms FROM changes WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-        )
+        let rows: Vec<(i64, String, Option<String>, i64)> = sqlx::query_as(concat!(
+            "SELECT seq, kind, ids, at_ms FROM changes WHERE seq >= ?1 ORDER BY seq",
+            limit!("?2")
+        ))
         .bind(from.0)
         .bind(i64::from(limit))
         .fetch_all(&self.reader)

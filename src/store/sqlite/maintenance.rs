@@ -58,7 +58,9 @@ impl MaintenanceStore for SqliteStore {
                 "SELECT group_concat(id || ':' || entry_ms || ':' || coalesce(hold_until_ms, '')), ",
                 retention_ms!(),
                 " FROM (SELECT id, entry_ms, hold_until_ms FROM vehicles WHERE entry_ms <= ?1 ",
-                "AND coalesce(hold_until_ms, 0) <= ?3 ORDER BY entry_ms, id LIMIT ?2)"
+                "AND coalesce(hold_until_ms, 0) <= ?3 ORDER BY entry_ms, id",
+                limit!("?2"),
+                ")"
             ))
             .bind(to_ms(cutoff))
             .bind(i64::from(limit))
@@ -66,7 +68,9 @@ impl MaintenanceStore for SqliteStore {
             DeleteScope::All => sqlx::query_as(concat!(
                 "SELECT group_concat(id || ':' || entry_ms || ':' || coalesce(hold_until_ms, '')), ",
                 retention_ms!(),
-                " FROM (SELECT id, entry_ms, hold_until_ms FROM vehicles ORDER BY id LIMIT ?1)"
+                " FROM (SELECT id, entry_ms, hold_until_ms FROM vehicles ORDER BY id",
+                limit!("?1"),
+                ")"
             ))
             .bind(i64::from(limit)),
         };

@@ -243,7 +243,9 @@ impl VehicleStore for SqliteStore {
             "coalesce(hold_reason, ''), char(30)) FROM (SELECT * FROM vehicles ",
             "WHERE entry_ms >= ?2 AND (entry_ms > ?2 OR id > ?3) AND ",
             live_at!("?1"),
-            " ORDER BY entry_ms, id LIMIT ?4)"
+            " ORDER BY entry_ms, id",
+            limit!("?4"),
+            ")"
         ))
         .bind(to_ms(now))
         .bind(after_entry)
