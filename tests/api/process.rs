@@ -316,6 +316,36 @@ async fn logs_are_json_lines_with_request_ids_and_never_personal_data_or_keys() 
     }
 }
 
+/// A filter that names the request's span gets the span: here the request's line is let
+/// through only inside it (`[request]=info`, everything else at `warn` but the start-up line),
+/// so the line is there only if the span was opened.
+#[tokio::test]
+async fn a_log_filter_that_names_the_request_span_still_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let filter = "warn,parking::app=info,[request]=info";
+    let server = start_with(&dir.path().join("p.db"), None, &[("RUST_LOG", filter)]).await;
+    let answer = reqwest::Client::new()
+        .get(server.url("/health/live"))
+        .header("X-Request-Id", "named-span-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let (code, stdout, _) = server.stop().await;
+    assert_eq!(code, Some(0));
+    let lines: Vec<Value> = stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .filter(|e: &Value| e["span"]["request_id"] == "named-span-1")
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout:?}");
+    assert_eq!(lines[0]["message"], "request completed");
+    assert_eq!(
+        lines[0]["span"],
+        json!({"request_id": "named-span-1", "method": "GET", "route": "/health/live", "name": "request"})
+    );
+}
+
 #[tokio::test]
 async fn acknowledged_registrations_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
