@@ -16,7 +16,6 @@
 
 use std::{cell::RefCell, fmt, fmt::Write as _};
 
-use super::request_scope;
 use chrono::{Datelike, Timelike, Utc};
 use tracing::{
     Event, Subscriber,
@@ -27,6 +26,8 @@ use tracing_subscriber::{
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     registry::LookupSpan,
 };
+
+use super::request_scope;
 
 /// The event format of the JSON logs; use with `SpanFields` for the spans' fields.
 pub struct JsonLines;

@@ -5,7 +5,7 @@
 //! function, and the log line of any event in the request names the request, as the
 //! `request` span's fields would. When nothing needs a `tracing` span for the request (JSON
 //! logs with a plain filter, no traces: `request_spans`), no span is opened and the log line
-//! reads these instead: opening, entering and closing the span was 15% of a health check's
+//! reads these instead: opening, entering and closing the span was 11% of a health check's
 //! instructions (`bench/README.md`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
