@@ -5,8 +5,8 @@
 
 /// ` LIMIT <count>` for a bound count. SQLite's planner reads a bare parameter there, and a
 /// statement whose plan read a parameter goes stale whenever that parameter is bound again:
-/// every run of it was parsed and planned anew (the vehicle list's query for 50 rows of
-/// 10,000 took 58–82 µs instead of 28–34). Behind a cast the planner does not read it, and
+/// every run of it was parsed and planned anew (the vehicle page reader's query for 50 rows
+/// of 10,000 took 58–82 µs instead of 28–34). Behind a cast the planner does not read it, and
 /// the plans are the same (`bench/README.md`).
 macro_rules! limit {
     ($count:literal) => {
