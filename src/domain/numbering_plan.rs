@@ -17,8 +17,13 @@ use phonenumber::{
     metadata::{DATABASE, Metadata},
 };
 
-/// The types a valid number has one of, in the order `phonenumber` tries them.
+/// The types a valid number has one of. `phonenumber` tries them in another order to name a
+/// number's type (premium rate first, fixed line and mobile last); whether it has one does not
+/// depend on the order, and nearly every number a driver gives is a mobile or fixed-line
+/// number, so those are tried first (a landline was tried against every rarer type first).
 const TYPES: [Type; 10] = [
+    Type::Mobile,
+    Type::FixedLine,
     Type::PremiumRate,
     Type::TollFree,
     Type::SharedCost,
@@ -27,8 +32,6 @@ const TYPES: [Type; 10] = [
     Type::Pager,
     Type::Uan,
     Type::Voicemail,
-    Type::FixedLine,
-    Type::Mobile,
 ];
 
 /// Whether `national` is a number of some type in `meta`'s plan (`phonenumber`'s
