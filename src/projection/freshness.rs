@@ -1,6 +1,12 @@
 //! Waiting for a write to show in this process's copies.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::sync::{Notify, watch};
 
@@ -13,7 +19,35 @@ const PATIENCE: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Freshness {
     applied: watch::Receiver<FeedPosition>,
-    writer: Option<(Arc<watch::Sender<FeedPosition>>, Arc<Notify>)>,
+    writer: Option<(Arc<watch::Sender<FeedPosition>>, Arc<Asked>)>,
+}
+
+/// What the writes of this process wait for: the projector is woken with the furthest change
+/// they wait on. Every caller of a committed batch asks, and most ask after the projector has
+/// read the batch; knowing how far they wait spares it a read of the feed that finds nothing.
+#[derive(Default)]
+pub(super) struct Asked {
+    wake: Notify,
+    /// Only grows, as positions do.
+    furthest: AtomicI64,
+}
+
+impl Asked {
+    fn ask(&self, position: FeedPosition) {
+        self.furthest.fetch_max(position.0, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    /// Whether a write waits on a change at or past `next`, the first one not applied.
+    pub(super) fn waiting(&self, next: FeedPosition) -> bool {
+        self.furthest.load(Ordering::Acquire) >= next.0
+    }
+
+    /// Waits to be asked; true when a change at or past `next` is waited on.
+    pub(super) async fn asked_for(&self, next: FeedPosition) -> bool {
+        self.wake.notified().await;
+        self.waiting(next)
+    }
 }
 
 impl Freshness {
@@ -22,7 +56,7 @@ impl Freshness {
         let (sender, applied) = watch::channel(FeedPosition::default());
         Self {
             applied,
-            writer: Some((Arc::new(sender), Arc::new(Notify::new()))),
+            writer: Some((Arc::new(sender), Arc::new(Asked::default()))),
         }
     }
 
@@ -36,12 +70,12 @@ impl Freshness {
     }
 
     /// The projector's end: what it publishes, and what wakes it.
-    pub(super) fn writer(&self) -> (Arc<watch::Sender<FeedPosition>>, Arc<Notify>) {
+    pub(super) fn writer(&self) -> (Arc<watch::Sender<FeedPosition>>, Arc<Asked>) {
         match &self.writer {
-            Some((sender, nudge)) => (sender.clone(), nudge.clone()),
+            Some((sender, asked)) => (sender.clone(), asked.clone()),
             None => (
                 Arc::new(watch::channel(FeedPosition(i64::MAX)).0),
-                Arc::new(Notify::new()),
+                Arc::new(Asked::default()),
             ),
         }
     }
@@ -52,10 +86,10 @@ impl Freshness {
         if *self.applied.borrow() > position {
             return;
         }
-        let Some((_, nudge)) = &self.writer else {
+        let Some((_, asked)) = &self.writer else {
             return;
         };
-        nudge.notify_one();
+        asked.ask(position);
         let mut applied = self.applied.clone();
         if tokio::time::timeout(PATIENCE, applied.wait_for(|at| *at > position))
             .await

@@ -15,9 +15,11 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use freshness::Asked;
 pub use freshness::Freshness;
 
 use crate::{
+    domain::Vehicle,
     search::LiveSearch,
     service::KeyService,
     store::{Change, ChangeKind, FeedPosition, Store, StoreError, StoreResult},
@@ -46,6 +48,9 @@ pub struct Projector {
     instance: String,
     position: FeedPosition,
     applied: Arc<watch::Sender<FeedPosition>>,
+    /// Writes of this process waiting for their change.
+    asked: Arc<Asked>,
+    /// Changes made elsewhere (another instance), when the store can tell.
     nudge: Arc<Notify>,
 }
 
@@ -61,7 +66,7 @@ impl Projector {
         start: FeedPosition,
         freshness: &Freshness,
     ) -> Self {
-        let (applied, nudge) = freshness.writer();
+        let (applied, asked) = freshness.writer();
         applied.send_replace(start);
         Self {
             store,
@@ -71,7 +76,8 @@ impl Projector {
             instance,
             position: start,
             applied,
-            nudge,
+            asked,
+            nudge: Arc::new(Notify::new()),
         }
     }
 
@@ -87,8 +93,11 @@ impl Projector {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing_since: Option<tokio::time::Instant> = None;
+        let mut due = true;
         loop {
-            match self.catch_up().await {
+            let before = self.position;
+            let read = if due { self.catch_up().await } else { Ok(()) };
+            match read {
                 Ok(()) => {
                     if failing_since.take().is_some() {
                         tracing::info!("the change feed is readable again");
@@ -107,17 +116,26 @@ impl Projector {
                     }
                 }
             }
-            tokio::select! {
+            // A write still waits on a change past what was applied (committed during the
+            // read, or handed over after it): read again now, as its wake-up may be spent
+            // already. Only after progress, so a failing read waits to be woken or to poll.
+            if self.position > before && self.asked.waiting(self.position) {
+                due = true;
+                continue;
+            }
+            due = tokio::select! {
                 () = stop.cancelled() => break,
-                () = self.nudge.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+                asked = self.asked.asked_for(self.position) => asked,
+                () = self.nudge.notified() => true,
+                () = tokio::time::sleep(POLL) => true,
                 _ = heartbeat.tick() => {
                     let recorded = self.store.record_reader(&self.instance, self.position, Utc::now()).await;
                     if let Err(error) = recorded {
                         tracing::debug!(%error, "cannot record the feed position");
                     }
+                    true
                 }
-            }
+            };
         }
         listening.abort();
     }
@@ -139,7 +157,9 @@ impl Projector {
                     "feed.apply",
                     changes = batch.changes.len()
                 );
-                self.apply(&batch.changes).instrument(span).await?;
+                self.apply(&batch.changes, batch.committed)
+                    .instrument(span)
+                    .await?;
             }
             self.position = batch.frontier;
             self.applied.send_replace(self.position);
@@ -149,7 +169,9 @@ impl Projector {
         }
     }
 
-    async fn apply(&self, changes: &[Change]) -> StoreResult<()> {
+    /// `committed`: the rows of `changes`' vehicles as committed, when the store handed them
+    /// over (see `FeedBatch::committed`).
+    async fn apply(&self, changes: &[Change], committed: Option<Vec<Vehicle>>) -> StoreResult<()> {
         let mut vehicles = BTreeSet::new();
         let (mut retention, mut keys, mut capacity, mut watchlist) = (false, false, false, false);
         for change in changes {
@@ -176,11 +198,22 @@ impl Projector {
                 .set_watchlist(self.store.list_watch(Utc::now()).await?);
         }
         let ids: Vec<i64> = vehicles.into_iter().collect();
-        for chunk in ids.chunks(ROWS) {
-            // The rows as they are now: whatever order changes to one vehicle came in, the
-            // copy ends up as the database is.
-            let rows = self.store.live_vehicles(chunk, Utc::now()).await?;
-            self.live.apply(chunk, rows);
+        match committed {
+            Some(rows) => {
+                // As `live_vehicles` would read them: the rows live now (`expires_at` is the
+                // later of retention's end and a hold's).
+                let now = Utc::now();
+                let live = rows.into_iter().filter(|v| v.expires_at > now).collect();
+                self.live.apply(&ids, live);
+            }
+            None => {
+                for chunk in ids.chunks(ROWS) {
+                    // The rows as they are now: whatever order changes to one vehicle came in,
+                    // the copy ends up as the database is.
+                    let rows = self.store.live_vehicles(chunk, Utc::now()).await?;
+                    self.live.apply(chunk, rows);
+                }
+            }
         }
         if keys {
             self.keys.refresh().await?;

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::Vehicle;
+
 /// A place in the feed. Changes are read from a position up to a frontier; everything before
 /// the frontier has been read. On SQLite it is a change's sequence number (one writer at a
 /// time: sequence order is commit order); on PostgreSQL the id of the transaction that wrote
@@ -49,6 +51,9 @@ pub struct FeedBatch {
     pub changes: Vec<Change>,
     /// Every change before this position has been returned now or earlier.
     pub frontier: FeedPosition,
+    /// When every change is of vehicles this process has just written: their rows as those
+    /// changes committed them, so the reader need not read them back. `None`: read them.
+    pub committed: Option<Vec<Vehicle>>,
 }
 
 /// A write and the feed position of its change: once the feed has been applied past it, the

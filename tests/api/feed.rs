@@ -134,3 +134,103 @@ async fn a_reader_left_behind_by_trimming_rebuilds_its_copies() {
     store.close().await;
     other.store.close().await;
 }
+
+/// SQLite reads the trim mark and the changes in one statement: an empty read keeps its place,
+/// a change of a kind this version does not know is read past (not read again forever), and
+/// a reader behind the trim mark is told so.
+#[tokio::test]
+async fn the_sqlite_feed_reads_past_unknown_kinds_and_keeps_its_place_when_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::Sqlite(dir.path().join("parking.db"));
+    let TestDatabase::Sqlite(path) = &database else {
+        unreachable!("made as a SQLite file above")
+    };
+    let store = parking::store::open(
+        &parking::store::DatabaseUrl::Sqlite(path.clone()),
+        parking::store::OpenOptions::default(),
+    )
+    .await
+    .unwrap();
+    let start = store.feed_frontier().await.unwrap();
+    let empty = store.read_changes(start, 10).await.unwrap();
+    assert!(empty.changes.is_empty());
+    assert_eq!(empty.frontier, start);
+
+    // A kind this version's schema refuses, as a later version's would not.
+    let now = Utc::now().timestamp_millis();
+    database
+        .execute(
+            "PRAGMA ignore_check_constraints = ON; \
+             INSERT INTO changes (kind, ids, at_ms) VALUES ('retention', NULL, ?1), \
+             ('from_a_later_version', NULL, ?1)",
+            &[now],
+        )
+        .await;
+    let read = store.read_changes(start, 10).await.unwrap();
+    assert_eq!(read.changes.len(), 1);
+    assert_eq!(read.changes[0].position, start);
+    assert_eq!(read.changes[0].kind, parking::store::ChangeKind::Retention);
+    assert_eq!(read.frontier.0, start.0 + 2, "read past the unknown kind");
+    let limited = store.read_changes(start, 1).await.unwrap();
+    assert_eq!(limited.changes.len(), 1);
+    assert_eq!(limited.frontier.0, start.0 + 1);
+
+    database
+        .execute(
+            "UPDATE feed_state SET trimmed_below = ?1 WHERE id = 1",
+            &[start.0 + 1],
+        )
+        .await;
+    assert!(matches!(
+        store.read_changes(start, 10).await,
+        Err(parking::store::StoreError::FeedTrimmed)
+    ));
+    let after = store
+        .read_changes(parking::store::FeedPosition(start.0 + 1), 10)
+        .await
+        .unwrap();
+    assert!(after.changes.is_empty());
+    assert_eq!(after.frontier.0, start.0 + 2);
+    store.close().await;
+}
+
+/// A registration this server has just written reaches its index from the rows the writer hands
+/// over, but only when it is the next change to apply: a change another process wrote in
+/// between is read from the database first, and both show at once.
+#[tokio::test]
+async fn a_change_written_elsewhere_between_two_registrations_is_applied_in_order() {
+    let app = spawn_app().await;
+    app.register_ok(&vehicle("HAND1")).await;
+    // Another process on the same database (as the command line would be).
+    let settings = parking::config::Settings::from_defaults(&parking::config::Overrides {
+        bind: None,
+        database: Some(app.database.url()),
+    })
+    .unwrap();
+    let other = parking::app::AppState::new(
+        parking::store::open(&settings.database, parking::store::OpenOptions::default())
+            .await
+            .unwrap(),
+        &settings,
+        LiveSearch::new(Default::default(), EventBus::in_process(), false),
+        Freshness::none(),
+    )
+    .await
+    .unwrap();
+    let raw = serde_json::from_value::<parking::http::vehicles::dto::RegisterVehicle>(json!({
+        "number_plate": "HAND2", "contact_name": "Written Elsewhere", "phone_number": "+44 20 7946 0958"
+    }))
+    .unwrap();
+    other
+        .vehicles
+        .register(raw.as_raw(), &parking::domain::AuditContext::system())
+        .await
+        .unwrap();
+    app.register_ok(&vehicle("HAND3")).await;
+    // Right after the 201, without waiting for the feed's poll.
+    for plate in ["HAND1", "HAND2", "HAND3"] {
+        let found = app.list_ok(&[("q", plate)]).await;
+        assert_eq!(found["items"].as_array().unwrap().len(), 1, "{plate}");
+    }
+    other.store.close().await;
+}

@@ -141,6 +141,7 @@ impl FeedStore for PostgresStore {
         Ok(FeedBatch {
             changes,
             frontier: FeedPosition(frontier),
+            committed: None,
         })
     }
 

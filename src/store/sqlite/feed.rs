@@ -23,6 +23,15 @@ use crate::{
 const NEXT_SEQ: &str =
     "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) + 1";
 
+/// `read_changes`' rows: the trim mark, then a change's `seq`, `kind`, `ids` and `at_ms`.
+type ChangeRows = Vec<(
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+)>;
+
 /// Writes the record of a change inside the caller's transaction; returns its position.
 pub(super) async fn record(
     conn: &mut SqliteConnection,
@@ -47,33 +56,48 @@ impl FeedStore for SqliteStore {
     }
 
     async fn read_changes(&self, from: FeedPosition, limit: u32) -> StoreResult<FeedBatch> {
-        let trimmed_below: i64 =
-            sqlx::query_scalar("SELECT trimmed_below FROM feed_state WHERE id = 1")
-                .fetch_one(&self.reader)
-                .await?;
-        if from.0 < trimmed_below {
-            return Err(StoreError::FeedTrimmed);
+        if let Some(handed) = self.handoff.take(from, limit) {
+            return Ok(handed);
         }
-        let rows: Vec<(i64, String, Option<String>, i64)> = sqlx::query_as(concat!(
-            "SELECT seq, kind, ids, at_ms FROM changes WHERE seq >= ?1 ORDER BY seq",
-            limit!("?2")
+        // The trim mark and the changes in one statement: one trip to a reader's thread, and
+        // both from the same snapshot. A batch with no change is one row of NULLs.
+        let mut rows: ChangeRows = sqlx::query_as(concat!(
+            "SELECT f.trimmed_below, c.seq, c.kind, c.ids, c.at_ms FROM feed_state AS f \
+             LEFT JOIN (SELECT seq, kind, ids, at_ms FROM changes WHERE seq >= ?1 ORDER BY seq",
+            limit!("?2"),
+            ") AS c WHERE f.id = 1"
         ))
         .bind(from.0)
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        let frontier = rows.last().map_or(from, |(seq, ..)| FeedPosition(seq + 1));
-        let changes = rows
+        let trimmed_below = rows.first().ok_or(sqlx::Error::RowNotFound)?.0;
+        if from.0 < trimmed_below {
+            return Err(StoreError::FeedTrimmed);
+        }
+        // In order without asking SQLite to sort (it would build a temporary b-tree): the rows
+        // come in `seq` order already, and sorting sorted rows is one pass.
+        rows.sort_unstable_by_key(|row| row.1);
+        // Past every change read, those of kinds this version does not know included.
+        let frontier = rows
+            .last()
+            .and_then(|row| row.1)
+            .map_or(from, |seq| FeedPosition(seq + 1));
+        let changes: Vec<Change> = rows
             .into_iter()
-            .filter_map(|(seq, kind, ids, at_ms)| {
+            .filter_map(|(_, seq, kind, ids, at_ms)| {
                 Some(Change {
-                    position: FeedPosition(seq),
-                    kind: unpack(&kind, ids.as_deref())?,
-                    at: from_ms(at_ms),
+                    position: FeedPosition(seq?),
+                    kind: unpack(&kind?, ids.as_deref())?,
+                    at: from_ms(at_ms?),
                 })
             })
             .collect();
-        Ok(FeedBatch { changes, frontier })
+        Ok(FeedBatch {
+            changes,
+            frontier,
+            committed: None,
+        })
     }
 
     async fn live_vehicles(&self, ids: &[i64], now: DateTime<Utc>) -> StoreResult<Vec<Vehicle>> {

@@ -17,7 +17,7 @@ macro_rules! limit {
 mod audit;
 mod batch;
 mod feed;
-
+mod handoff;
 mod keys;
 mod ledger;
 mod lock;
@@ -38,7 +38,7 @@ pub use maintenance::verify_file;
 pub(crate) use schema::MIGRATOR;
 pub use subjects::count_subject_in;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -63,6 +63,8 @@ pub struct SqliteStore {
     options: SqliteConnectOptions,
     /// Registrations, written in groups by one task.
     registrations: batch::Registrations,
+    /// Registrations just committed, for this process's feed reader.
+    handoff: Arc<handoff::Handoff>,
     /// Checkpoints after single deletions (see `scrub`).
     scrubber: scrub::Scrubber,
 }
@@ -114,9 +116,14 @@ impl SqliteStore {
             .log_statements(tracing::log::LevelFilter::Off)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
 
+        // Neither pool pings a connection before lending it: for SQLite the ping is only a
+        // round trip to the connection's worker thread, which cannot fail while that thread
+        // lives, and it doubled the thread switches of every statement run on a pool
+        // (bench/README.md). A connection a failed commit left unusable is caught on release.
         let writer = SqlitePoolOptions::new()
             .min_connections(1)
             .max_connections(1)
+            .test_before_acquire(false)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options.clone())
             .await?;
@@ -128,11 +135,14 @@ impl SqliteStore {
         let options_for_backup = options.clone();
         let reader = SqlitePoolOptions::new()
             .max_connections(readers)
+            .test_before_acquire(false)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
+        let handoff = Arc::new(handoff::Handoff::default());
         Ok(Self {
             path: path.to_owned(),
-            registrations: batch::start(writer.clone()),
+            registrations: batch::start(writer.clone(), handoff.clone()),
+            handoff,
             scrubber: scrub::start(writer.clone()),
             writer,
             reader,
