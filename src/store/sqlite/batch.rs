@@ -9,7 +9,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, sqlite::SqliteRow};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{handoff::Handoff, time::to_ms, vehicles::stored_vehicle};
@@ -55,15 +55,27 @@ pub fn start(writer: SqlitePool, handoff: Arc<Handoff>) -> Registrations {
 async fn write(writer: &SqlitePool, handoff: &Handoff, batch: Vec<Registration>) {
     // A plate already taken (or expired and waiting for the purge) fails the whole batch's
     // statement; each registration is then written on its own, which sorts them out.
-    if let Ok(vehicles) = insert_all(writer, &batch).await {
-        // Handed over before anyone hears back, so a caller waiting for its change finds it
-        // there.
-        if let Some(first) = vehicles.first() {
-            let rows = vehicles.iter().map(|c| c.value.vehicle.clone()).collect();
-            handoff.hand(first.position, first.value.vehicle.created_at, rows);
-        }
-        for (registration, vehicle) in batch.into_iter().zip(vehicles) {
-            let _ = registration.reply.send(Ok(vehicle));
+    if let Ok(rows) = insert_all(writer, &batch).await {
+        match read_back(&batch, &rows) {
+            Ok(vehicles) => {
+                // Handed over before anyone hears back, so a caller waiting for its change
+                // finds it there.
+                if let Some(first) = vehicles.first() {
+                    let rows = vehicles.iter().map(|c| c.value.vehicle.clone()).collect();
+                    handoff.hand(first.position, first.value.vehicle.created_at, rows);
+                }
+                for (registration, vehicle) in batch.into_iter().zip(vehicles) {
+                    let _ = registration.reply.send(Ok(vehicle));
+                }
+            }
+            // Committed, but not as the statement promises: not written again (each plate
+            // would be "taken"), and the feed's reader reads the batch from the database.
+            Err(_) => {
+                for registration in batch {
+                    let unreadable = StoreError::Database(sqlx::Error::RowNotFound);
+                    let _ = registration.reply.send(Err(unreadable));
+                }
+            }
         }
         return;
     }
@@ -80,17 +92,15 @@ async fn write(writer: &SqlitePool, handoff: &Handoff, batch: Vec<Registration>)
 }
 
 /// Writes the batch as one SQL text — the transaction, the vehicles, the feed's record and the
-/// audit entries — sent to the connection's worker thread at once: each statement sent on
-/// its own was a round trip to that thread, and those switches cost a registration more than
-/// SQLite's work (bench/README.md).
+/// audit entries — sent to the connection's worker thread at once, and returns the rows its
+/// statements returned once it has committed. Each statement sent on its own was a round trip
+/// to that thread, and those switches cost a registration more than SQLite's work
+/// (bench/README.md).
 ///
 /// `OR ROLLBACK`: a broken constraint ends the whole transaction instead of undoing only its
 /// statement, so SQLite keeps no statement journal, which copied every page the multi-row
 /// statements touched (15% of the writer thread's time in the profile).
-async fn insert_all(
-    writer: &SqlitePool,
-    batch: &[Registration],
-) -> StoreResult<Vec<Committed<Registered>>> {
+async fn insert_all(writer: &SqlitePool, batch: &[Registration]) -> StoreResult<Vec<SqliteRow>> {
     let now = batch.first().map_or_else(Utc::now, |r| r.now);
     let mut sql = QueryBuilder::<Sqlite>::new(
         "BEGIN IMMEDIATE; INSERT OR ROLLBACK INTO vehicles (number_plate, plate_folded, contact_name, \
@@ -136,9 +146,8 @@ async fn insert_all(
     sql.push("; COMMIT");
 
     let mut conn = writer.acquire().await?;
-    let written = sql.build().fetch_all(&mut *conn).await;
-    let rows = match written {
-        Ok(rows) => rows,
+    match sql.build().fetch_all(&mut *conn).await {
+        Ok(rows) => Ok(rows),
         Err(error) => {
             // A broken constraint rolled the transaction back already (`OR ROLLBACK`), as
             // SQLite may have after a failed write or commit; other failures leave it open.
@@ -150,14 +159,22 @@ async fn insert_all(
                 Err(_) => conn.close_on_drop(),
                 Ok(_) => {}
             }
-            return Err(error.into());
+            Err(error.into())
         }
-    };
+    }
+}
+
+/// The committed batch's registrations from the rows its statements returned: the vehicles'
+/// ids and retention, and the feed position of their change.
+fn read_back(
+    batch: &[Registration],
+    rows: &[SqliteRow],
+) -> StoreResult<Vec<Committed<Registered>>> {
     // SQLite does not promise RETURNING rows in insertion order, so each vehicle is matched to
     // its registration by plate (unique within a committed batch).
     let mut stored: HashMap<String, (i64, i64)> = HashMap::with_capacity(batch.len());
     let mut position = None;
-    for row in &rows {
+    for row in rows {
         if row.len() == 1 {
             position = Some(FeedPosition(row.try_get(0)?));
         } else {
