@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod backups;
 mod browser;
+mod checkpoints;
 mod clear;
 mod cluster;
 mod connections;

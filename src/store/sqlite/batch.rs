@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, sqlite::SqliteRow};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{handoff::Handoff, time::to_ms, vehicles::stored_vehicle};
+use super::{checkpoints::Checkpoints, handoff::Handoff, time::to_ms, vehicles::stored_vehicle};
 use crate::{
     domain::{NewVehicle, Registered},
     store::{Committed, FeedPosition, InsertAudit, StoreError, StoreResult},
@@ -33,8 +33,12 @@ pub struct Registration {
 pub type Registrations = mpsc::Sender<Registration>;
 
 /// Starts the writer task; it ends when every sender is dropped. Each committed batch is also
-/// handed to this process's feed reader (`handoff`).
-pub fn start(writer: SqlitePool, handoff: Arc<Handoff>) -> Registrations {
+/// handed to this process's feed reader (`handoff`) and counted towards the next checkpoint.
+pub fn start(
+    writer: SqlitePool,
+    handoff: Arc<Handoff>,
+    checkpoints: Arc<Checkpoints>,
+) -> Registrations {
     let (sender, mut waiting) = mpsc::channel::<Registration>(QUEUE);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -46,7 +50,9 @@ pub fn start(writer: SqlitePool, handoff: Arc<Handoff>) -> Registrations {
                     Err(_) => break,
                 }
             }
+            let written = batch.len();
             write(&writer, &handoff, std::mem::take(&mut batch)).await;
+            checkpoints.wrote(written);
         }
     });
     sender

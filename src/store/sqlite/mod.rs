@@ -16,6 +16,7 @@ macro_rules! limit {
 
 mod audit;
 mod batch;
+mod checkpoints;
 mod feed;
 mod handoff;
 mod keys;
@@ -67,6 +68,8 @@ pub struct SqliteStore {
     handoff: Arc<handoff::Handoff>,
     /// Checkpoints after single deletions (see `scrub`).
     scrubber: scrub::Scrubber,
+    /// The connection the background checkpoints run on (see `checkpoints`).
+    checkpointer: SqlitePool,
 }
 
 /// When a commit is on disk. Both survive a crash of the process (even `SIGKILL`); only `Full`
@@ -125,9 +128,18 @@ impl SqliteStore {
             .max_connections(1)
             .test_before_acquire(false)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma(
+                "wal_autocheckpoint",
+                checkpoints::WRITER_AUTOCHECKPOINT.to_string(),
+            ))
             .await?;
         schema::MIGRATOR.run(&writer).await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
 
         let readers = std::thread::available_parallelism()
             .map_or(4, |n| n.get() as u32 * 2)
@@ -141,8 +153,13 @@ impl SqliteStore {
         let handoff = Arc::new(handoff::Handoff::default());
         Ok(Self {
             path: path.to_owned(),
-            registrations: batch::start(writer.clone(), handoff.clone()),
+            registrations: batch::start(
+                writer.clone(),
+                handoff.clone(),
+                checkpoints::start(checkpointer.clone()),
+            ),
             handoff,
+            checkpointer,
             scrubber: scrub::start(writer.clone()),
             writer,
             reader,
@@ -182,6 +199,7 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.reader.close().await;
+        self.checkpointer.close().await;
         self.writer.close().await;
     }
 
