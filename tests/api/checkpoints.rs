@@ -16,7 +16,10 @@ async fn registrations_reach_the_database_file_while_the_wal_is_still_small() {
     let app = spawn_app().await;
     let plates: Vec<String> = (0..EVERY).map(|i| format!("CKPT{i:03}X")).collect();
     stream::iter(&plates)
-        .map(|plate| app.register_ok(&vehicle(plate)))
+        .map(|plate| {
+            let app = &app;
+            async move { app.register_ok(&vehicle(plate)).await }
+        })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
