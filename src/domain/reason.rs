@@ -78,8 +78,10 @@ mod tests {
         /// the plain reason alone is kept.
         #[test]
         fn a_reason_naming_the_person_is_refused_however_it_is_written(
-            before in "[a-z ]{0,20}",
-            after in "[a-z ]{0,20}",
+            // Without an "a", the plain words cannot spell a word of the name by chance
+            // ("ada" alone names her).
+            before in "[b-z ]{0,20}",
+            after in "[b-z ]{0,20}",
             which in 0usize..4,
             sep in prop_oneof![Just(""), Just(" "), Just("-"), Just(".")],
         ) {
