@@ -77,7 +77,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if !request.uri().path().starts_with("/api/v1/") {
+        if !is_api_path(request.uri().path()) {
             return Either::Left(self.inner.call(request));
         }
         let inner = take_ready(&mut self.inner);
@@ -86,6 +86,11 @@ where
             Ok(api_guard(state, request, |request| call_route(inner, request)).await)
         }))
     }
+}
+
+/// The paths the guard (and its per-address budget) is for.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/v1/")
 }
 
 async fn api_guard<F>(

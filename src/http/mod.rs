@@ -47,7 +47,9 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 /// The whole router, with the OpenAPI document built from the same routes it serves.
 /// `/metrics` is on it unless the settings give metrics their own address.
 pub fn router(state: AppState, settings: &Settings) -> Router {
-    let (routes, mut document) = api_routes().split_for_parts();
+    let (api, mut document) = guarded_routes().split_for_parts();
+    let (health, health_document) = health::router().split_for_parts();
+    document.merge(health_document);
     openapi::add_common_responses(&mut document);
     openapi::add_links(&mut document);
     let docs =
@@ -64,14 +66,22 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             ));
-    let mut routes = routes.merge(docs).merge(page::router());
+    // The API, its document (under `/api/v1`, with the docs page it belongs to) and every path
+    // no route matches (an unknown `/api/v1` path is an API response) go through the guard;
+    // health checks, the page and metrics have no use for it, and skip the layer, which is a
+    // clone, a boxed future and an allocation of every request it sees (`bench/README.md`).
+    let api = guarded(
+        api.merge(docs)
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed),
+        &state,
+    );
+    let mut open = health.merge(page::router());
     if settings.metrics_bind.is_none() {
-        routes = routes.route("/metrics", get(metrics::metrics));
+        open = open.route("/metrics", get(metrics::metrics));
     }
-    let routes = routes
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    with_middleware(routes, &state, &settings.cors_origins).with_state(state)
+    let open = handler_spans(open.method_not_allowed_fallback(method_not_allowed), &state);
+    around_every_route(api.merge(open), &state, &settings.cors_origins).with_state(state)
 }
 
 /// The router that serves only `/metrics`, for `PARKING_METRICS_BIND`.
@@ -94,12 +104,29 @@ pub fn with_middleware(
     state: &AppState,
     cors_origins: &[String],
 ) -> Router<AppState> {
-    let router = if state.traced {
+    around_every_route(guarded(router, state), state, cors_origins)
+}
+
+/// Routes behind the `/api/v1` guard (which sends any other path straight on).
+fn guarded(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    handler_spans(router, state).layer(api_guard::ApiGuardLayer(state.clone()))
+}
+
+/// The handler's own span, when traces are exported.
+fn handler_spans(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    if state.traced {
         router.layer(middleware::from_fn(request_context::handler_span))
     } else {
         router
-    };
-    let router = router.layer(api_guard::ApiGuardLayer(state.clone()));
+    }
+}
+
+/// CORS, then the request context, around every route, guarded or not.
+fn around_every_route(
+    router: Router<AppState>,
+    state: &AppState,
+    cors_origins: &[String],
+) -> Router<AppState> {
     let router = match cors::layer(cors_origins) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -109,6 +136,11 @@ pub fn with_middleware(
 
 /// The documented routes; also used to build the OpenAPI document without a server.
 pub fn api_routes() -> OpenApiRouter<AppState> {
+    guarded_routes().merge(health::router())
+}
+
+/// The documented routes under `/api/v1`.
+fn guarded_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(vehicles::router())
         .merge(retention::router())
@@ -119,7 +151,6 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(keys::router())
         .merge(search_ws::router())
-        .merge(health::router())
 }
 
 async fn not_found() -> ApiError {

@@ -13,7 +13,7 @@ use std::{
 
 use axum::{
     extract::{MatchedPath, Request},
-    http::{HeaderValue, header},
+    http::{HeaderName, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -24,7 +24,6 @@ use tracing::Instrument;
 use crate::{
     app::AppState,
     error::ApiError,
-    http::route_service::{call_route, take_ready},
     telemetry::{
         errors::ErrorKind,
         metrics::method_label,
@@ -34,6 +33,10 @@ use crate::{
 };
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header names as parsed names: looked up or inserted by text, a name is parsed again
+/// each time (800 of a health check's instructions, `bench/README.md`).
+const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+const TRACE_ID: HeaderName = HeaderName::from_static(TRACE_ID_HEADER);
 const PANICKED: &str = "a request handler panicked";
 /// The trace a request belongs to, when traces are exported.
 pub const TRACE_ID_HEADER: &str = "x-trace-id";
@@ -78,7 +81,7 @@ pub struct RequestContext<S> {
 
 impl<S> Service<Request> for RequestContext<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -90,96 +93,140 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let inner = take_ready(&mut self.inner);
+        let opened = Opened::new(&self.state, &request);
+        // The route is called here, on the service made ready, rather than cloned into the
+        // future to be called there: a route clones itself for every call anyway, so the clone
+        // was a second one, with its allocations (`bench/README.md`). Calling a route only
+        // makes its future; nothing of the handler runs before the future is polled below.
+        let handler = (!headers_too_large(request.headers())).then(|| self.inner.call(request));
         let state = self.state.clone();
-        Box::pin(async move { Ok(request_context(state, request, inner).await) })
+        Box::pin(async move { Ok(request_context(state, opened, handler).await) })
     }
 }
 
-async fn request_context<S>(state: AppState, request: Request, inner: S) -> Response
+/// What the request context takes from the request before the route has it.
+struct Opened {
+    started: Instant,
+    scope: RequestScope,
+    span: tracing::Span,
+    trace_id: Option<String>,
+}
+
+impl Opened {
+    fn new(state: &AppState, request: &Request) -> Self {
+        let started = Instant::now();
+        let id = request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(RequestId::from_client)
+            .unwrap_or_else(RequestId::generate);
+        // Methods outside the known set are logged and counted as `other`: a client could
+        // otherwise mint a new metric series, or put anything into a log line, per request.
+        let method = method_label(request.method());
+        let scope = RequestScope::new(
+            id,
+            method,
+            request.extensions().get::<MatchedPath>().cloned(),
+        );
+        // The request's span, when something reads it (traces, span filters, pretty logs). Its
+        // text is recorded as text, not through `Display`: the log writes it as it is, without
+        // the formatting machinery (200 of a health check's instructions, with the message
+        // below).
+        let span = if request_spans() {
+            tracing::info_span!(
+                "request",
+                request_id = id.as_str(),
+                method,
+                route = scope.route()
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let trace_id = state
+            .traced
+            .then(|| traces::continue_trace(&span, request.headers()))
+            .flatten();
+        Self {
+            started,
+            scope,
+            span,
+            trace_id,
+        }
+    }
+}
+
+/// Runs `handler` (`None`: the request's headers were over the limit) in the request's scope,
+/// then logs, counts and labels its answer.
+async fn request_context<F>(state: AppState, opened: Opened, handler: Option<F>) -> Response
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
+    F: Future<Output = Result<Response, Infallible>> + Send + 'static,
 {
-    let started = Instant::now();
-    let id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(RequestId::from_client)
-        .unwrap_or_else(RequestId::generate);
-    // Methods outside the known set are logged and counted as `other`: a client could
-    // otherwise mint a new metric series, or put anything into a log line, per request.
-    let method = method_label(request.method());
-    let scope = RequestScope::new(
-        id,
-        method,
-        request.extensions().get::<MatchedPath>().cloned(),
-    );
+    let Opened {
+        started,
+        scope,
+        span,
+        trace_id,
+    } = opened;
+    let (id, method) = (scope.id, scope.method);
     let route = scope.route();
-    // The request's span, when something reads it (traces, span filters, pretty logs). Its
-    // text is recorded as text, not through `Display`: the log writes it as it is, without
-    // the formatting machinery (200 of a health check's instructions, with the message
-    // below).
-    let span = if request_spans() {
-        tracing::info_span!("request", request_id = id.as_str(), method, route)
-    } else {
-        tracing::Span::none()
-    };
-    let trace_id = state
-        .traced
-        .then(|| traces::continue_trace(&span, request.headers()))
-        .flatten();
     // An answer made here rather than by the handler is made inside the request's span and
     // scope, as the handler's are.
     let answer =
         |error: ApiError| span.in_scope(|| scope.clone().sync_scope(|| error.into_response()));
-    let mut response = if headers_too_large(request.headers()) {
-        answer(ApiError::HeadersTooLarge)
-    } else {
-        // A handler that waits runs as a task of its own, so that neither a client that goes
-        // away nor the request timeout can cancel it half-way: a transaction interrupted
-        // between its `BEGIN` and the driver's bookkeeping would otherwise be left open on a
-        // pooled connection, holding its locks for whoever uses that connection next. It is
-        // polled once here first: one that answers at once (a health check, a read from
-        // memory) cannot be interrupted, and needs no task, timer or wake-up. A panic ends
-        // the handler alone, polled here or in its task.
-        let handler = call_route(inner, request).instrument(span.clone());
-        let mut handler = Box::pin(scope.clone().scope(handler));
-        let first = std::future::poll_fn(|cx| {
-            Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
-        })
-        .await;
-        let finished = match first {
-            Ok(Poll::Ready(response)) => Some(Ok(response)),
-            Err(_) => Some(Err(PANICKED)),
-            Ok(Poll::Pending) => {
-                let mut handler = tokio::spawn(handler);
-                // Maintenance (purge, clear, backup) runs to completion: cutting a purge of a
-                // million rows off half-way helps nobody.
-                let joined = if route.starts_with("/api/v1/maintenance/") {
-                    Some((&mut handler).await)
-                } else {
-                    tokio::time::timeout(state.request_timeout, &mut handler)
-                        .await
-                        .ok()
-                };
-                joined.map(|joined| {
-                    joined.map_err(|failed| {
-                        if failed.is_panic() {
-                            PANICKED
-                        } else {
-                            "a request handler was cancelled"
-                        }
+    let mut response = match handler {
+        None => answer(ApiError::HeadersTooLarge),
+        Some(handler) => {
+            // A handler that waits runs as a task of its own, so that neither a client that
+            // goes away nor the request timeout can cancel it half-way: a transaction
+            // interrupted between its `BEGIN` and the driver's bookkeeping would otherwise be
+            // left open on a pooled connection, holding its locks for whoever uses that
+            // connection next. It is polled once here first: one that answers at once (a
+            // health check, a read from memory) cannot be interrupted, and needs no task,
+            // timer or wake-up. A panic ends the handler alone, polled here or in its task.
+            let handler = async move {
+                match handler.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            };
+            let mut handler = Box::pin(scope.clone().scope(handler.instrument(span.clone())));
+            let first = std::future::poll_fn(|cx| {
+                Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
+            })
+            .await;
+            let finished = match first {
+                Ok(Poll::Ready(response)) => Some(Ok(response)),
+                Err(_) => Some(Err(PANICKED)),
+                Ok(Poll::Pending) => {
+                    let mut handler = tokio::spawn(handler);
+                    // Maintenance (purge, clear, backup) runs to completion: cutting a purge
+                    // of a million rows off half-way helps nobody.
+                    let joined = if route.starts_with("/api/v1/maintenance/") {
+                        Some((&mut handler).await)
+                    } else {
+                        tokio::time::timeout(state.request_timeout, &mut handler)
+                            .await
+                            .ok()
+                    };
+                    joined.map(|joined| {
+                        joined.map_err(|failed| {
+                            if failed.is_panic() {
+                                PANICKED
+                            } else {
+                                "a request handler was cancelled"
+                            }
+                        })
                     })
-                })
+                }
+            };
+            match finished {
+                Some(Ok(response)) => response,
+                // The panic's own message is not repeated: it may hold anything the handler
+                // held.
+                Some(Err(failed)) => answer(ApiError::Internal(failed.into())),
+                // Past the timeout the client gets its answer; the work finishes on its own.
+                None => answer(ApiError::Timeout),
             }
-        };
-        match finished {
-            Some(Ok(response)) => response,
-            // The panic's own message is not repeated: it may hold anything the handler held.
-            Some(Err(failed)) => answer(ApiError::Internal(failed.into())),
-            // Past the timeout the client gets its answer; the work finishes on its own.
-            None => answer(ApiError::Timeout),
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -207,10 +254,10 @@ where
     });
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-        headers.insert(REQUEST_ID_HEADER, value);
+        headers.insert(REQUEST_ID, value);
     }
     if let Some(value) = trace_id.and_then(|t| HeaderValue::from_str(&t).ok()) {
-        headers.insert(TRACE_ID_HEADER, value);
+        headers.insert(TRACE_ID, value);
     }
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)

@@ -85,12 +85,14 @@ where
                 line.push('}');
             } else {
                 // A request that opened no span: the fields its span would have had.
+                // The id (`[A-Za-z0-9._-]`) and the method (a fixed set of names) need no
+                // escape, and are copied without looking for one.
                 request_scope::with_current(|request| {
-                    line.push_str(",\"span\":{\"request_id\":");
-                    string(line, request.id.as_str());
-                    line.push_str(",\"method\":");
-                    string(line, request.method);
-                    line.push_str(",\"route\":");
+                    line.push_str(",\"span\":{\"request_id\":\"");
+                    line.push_str(request.id.as_str());
+                    line.push_str("\",\"method\":\"");
+                    line.push_str(request.method);
+                    line.push_str("\",\"route\":");
                     string(line, request.route());
                     line.push_str(",\"name\":\"request\"}");
                 });

@@ -63,8 +63,23 @@ async fn every_api_response_carries_the_headers_and_other_routes_none() {
     let unauthenticated = app.public_get("/api/v1/vehicles").await;
     assert_eq!(unauthenticated.status(), 401);
     assert!(unauthenticated.headers().contains_key("ratelimit-limit"));
-    let health = app.public_get("/health/live").await;
-    assert!(!health.headers().contains_key("ratelimit-limit"));
+    // A method the API route does not take is still an API response.
+    let wrong_method = app
+        .admin(reqwest::Method::PUT, "/api/v1/vehicles")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert!(wrong_method.headers().contains_key("ratelimit-limit"));
+    for path in ["/health/live", "/health/ready", "/metrics", "/", "/nowhere"] {
+        let response = app.public_get(path).await;
+        assert!(
+            !response.headers().contains_key("ratelimit-limit"),
+            "{path}"
+        );
+        // Every route, guarded or not, has its request context.
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+    }
 }
 
 #[tokio::test]
