@@ -34,7 +34,7 @@ use crate::{
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The header names as parsed names: looked up or inserted by text, a name is parsed again
-/// each time (800 of a health check's instructions, `bench/README.md`).
+/// each time (870 of a health check's instructions, `bench/README.md`).
 const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 const TRACE_ID: HeaderName = HeaderName::from_static(TRACE_ID_HEADER);
 const PANICKED: &str = "a request handler panicked";

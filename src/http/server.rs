@@ -98,8 +98,7 @@ pub async fn serve(
         let service = service_fn(move |mut request: hyper::Request<Incoming>| {
             // The peer's address is for the API guard's per-address budget alone. Other
             // requests (health checks above all) go without it: their extensions then fit the
-            // map's first allocation, where a fourth entry would grow it (700 of a health
-            // check's 22,700 instructions, `bench/README.md`).
+            // map's first allocation, which a fourth entry would grow (`bench/README.md`).
             if is_api_path(request.uri().path()) {
                 request.extensions_mut().insert(ConnectInfo(peer));
             }
