@@ -7,6 +7,7 @@
 use std::{
     convert::Infallible,
     panic::{AssertUnwindSafe, catch_unwind},
+    pin::Pin,
     task::{Context, Poll},
     time::Instant,
 };
@@ -98,9 +99,25 @@ where
         // future to be called there: a route clones itself for every call anyway, so the clone
         // was a second one, with its allocations (`bench/README.md`). Calling a route only
         // makes its future; nothing of the handler runs before the future is polled below.
-        let handler = (!headers_too_large(request.headers())).then(|| self.inner.call(request));
-        let state = self.state.clone();
-        Box::pin(async move { Ok(request_context(state, opened, handler).await) })
+        // The handler's future is boxed where it is made, in the request's scope and span:
+        // the request context's own future then holds a pointer to it rather than carrying
+        // it, and is not copied whole, route and request included, each time it moves.
+        let handler = (!headers_too_large(request.headers())).then(|| {
+            let route = self.inner.call(request);
+            let handler = async move {
+                match route.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            };
+            Box::pin(
+                opened
+                    .scope
+                    .clone()
+                    .scope(handler.instrument(opened.span.clone())),
+            )
+        });
+        Box::pin(request_context(self.state.clone(), opened, handler))
     }
 }
 
@@ -155,11 +172,15 @@ impl Opened {
     }
 }
 
-/// Runs `handler` (`None`: the request's headers were over the limit) in the request's scope,
-/// then logs, counts and labels its answer.
-async fn request_context<F>(state: AppState, opened: Opened, handler: Option<F>) -> Response
+/// Runs `handler` (in the request's scope and span already; `None`: the request's headers were
+/// over the limit), then logs, counts and labels its answer.
+async fn request_context<H>(
+    state: AppState,
+    opened: Opened,
+    handler: Option<Pin<Box<H>>>,
+) -> Result<Response, Infallible>
 where
-    F: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    H: Future<Output = Response> + Send + 'static,
 {
     let Opened {
         started,
@@ -175,7 +196,7 @@ where
         |error: ApiError| span.in_scope(|| scope.clone().sync_scope(|| error.into_response()));
     let mut response = match handler {
         None => answer(ApiError::HeadersTooLarge),
-        Some(handler) => {
+        Some(mut handler) => {
             // A handler that waits runs as a task of its own, so that neither a client that
             // goes away nor the request timeout can cancel it half-way: a transaction
             // interrupted between its `BEGIN` and the driver's bookkeeping would otherwise be
@@ -183,13 +204,6 @@ where
             // connection next. It is polled once here first: one that answers at once (a
             // health check, a read from memory) cannot be interrupted, and needs no task,
             // timer or wake-up. A panic ends the handler alone, polled here or in its task.
-            let handler = async move {
-                match handler.await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            };
-            let mut handler = Box::pin(scope.clone().scope(handler.instrument(span.clone())));
             let first = std::future::poll_fn(|cx| {
                 Poll::Ready(catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))))
             })
@@ -262,7 +276,7 @@ where
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
-    response
+    Ok(response)
 }
 
 /// The span of the handler alone (inside authentication, rate limiting and the body limit),
