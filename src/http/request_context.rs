@@ -25,6 +25,7 @@ use tracing::Instrument;
 use crate::{
     app::AppState,
     error::ApiError,
+    http::route_service::answer_of,
     telemetry::{
         errors::ErrorKind,
         metrics::method_label,
@@ -103,13 +104,7 @@ where
         // the request context's own future then holds a pointer to it rather than carrying
         // it, and is not copied whole, route and request included, each time it moves.
         let handler = (!headers_too_large(request.headers())).then(|| {
-            let route = self.inner.call(request);
-            let handler = async move {
-                match route.await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                }
-            };
+            let handler = answer_of(self.inner.call(request));
             Box::pin(
                 opened
                     .scope

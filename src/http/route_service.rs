@@ -17,7 +17,12 @@ pub async fn call_route<S>(route: S, request: Request) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    match route.oneshot(request).await {
+    answer_of(route.oneshot(request)).await
+}
+
+/// The answer of a route's future, which cannot fail.
+pub async fn answer_of(route: impl Future<Output = Result<Response, Infallible>>) -> Response {
+    match route.await {
         Ok(response) => response,
         Err(never) => match never {},
     }
