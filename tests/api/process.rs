@@ -731,7 +731,13 @@ async fn backup_and_restore_round_trip_and_restore_refuses_a_running_server() {
     assert_eq!(mode(saved), 0o600);
     assert_eq!(mode(&db), 0o600);
     let check = database_url(&dir.path().join("check.db"));
-    let (code, _, stderr) = run(&["restore", saved.to_str().unwrap(), "--database", &check]).await;
+    // With the test's own backup folder: the default one is under the working directory,
+    // which is the checkout's when tests run.
+    let (code, _, stderr) = run_with(
+        &["restore", saved.to_str().unwrap(), "--database", &check],
+        &env,
+    )
+    .await;
     assert_eq!(code, 0, "the saved database is a valid backup: {stderr}");
     let mut saved_rows = crate::helpers::open_file(&dir.path().join("check.db")).await;
     let after: i64 =
