@@ -49,9 +49,17 @@ impl Drop for Server {
 pub fn parking() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_parking"));
     // Only what each test sets: the developer's own PARKING_* variables must not leak in.
-    command.env_clear().kill_on_drop(true);
+    command
+        .env_clear()
+        .current_dir(WORKING_DIR)
+        .kill_on_drop(true);
     command
 }
+
+/// Where the binaries the tests start run: a relative default (the backup folder,
+/// `./data/backups`, which readiness creates) lands in Cargo's scratch folder for tests, not in
+/// the checkout.
+const WORKING_DIR: &str = env!("CARGO_TARGET_TMPDIR");
 
 pub fn database_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
@@ -80,6 +88,7 @@ async fn start_command(
 ) -> Server {
     // These tests send bursts with one key; a test's own settings win.
     command
+        .current_dir(WORKING_DIR)
         .env("PARKING_RATE_LIMIT_PER_SEC", "0")
         .envs(env.iter().copied());
     command
