@@ -2,7 +2,8 @@
 """One change measured: the service built from the working tree against the same service built
 from REV (default HEAD), alternating between the two on the same seeded database, with the
 bare axum hello world and the inline rusqlite lookup measured in the same rounds, and the two
-scenarios with latency targets (the list's first page, live search at 50 connections):
+scenarios with latency targets (the list's first page, live search at 50 connections), and each
+server's settled memory:
 
     python3 bench/ab.py [REV]                    # 100,000 vehicles, 3 rounds of 5 s per scenario
     N=1000000 ROUNDS=5 python3 bench/ab.py HEAD~2
@@ -11,7 +12,9 @@ scenarios with latency targets (the list's first page, live search at 50 connect
 
 Both builds run as a user runs them (request logs on, written to a file; durable commits),
 pinned to CPU 0 with the load on CPU 1, as in `run.py`. Scenarios: `GET /health/live`, get by
-plate, the list's first page (50 vehicles) and live search (50 connections). Each round
+plate, the list's first page (50 vehicles) and live search (50 connections); before them, each
+server's resident memory once settled (`run.settled_rss`), whose difference between the two
+builds, divided by N, is the index's memory per vehicle saved or spent. Each round
 measures every server once, in turn, so drift on the machine reaches all of them alike; the
 table gives each round's figures and the medians (throughput, and p99 latency), and the ratios
 are of medians from this one run. Results: standard output and `bench/results/ab.json`.
@@ -81,13 +84,14 @@ def main():
                  "get by plate": lambda: bench.wrk(url, run.GET_RANDOM, seconds=SECONDS),
                  "list: first page (50)": lambda: bench.wrk(url, run.list_lua(""), seconds=SECONDS),
                  f"live search ({run.CONNECTIONS} conn)": lambda: bench.ws(run.CONNECTIONS, seconds=SECONDS)}
-    # SCENARIOS=health,plate,list,search picks some (default: all).
-    wanted = os.environ.get("SCENARIOS", "health,plate,list,search").split(",")
+    # SCENARIOS=memory,health,plate,list,search picks some (default: all).
+    wanted = os.environ.get("SCENARIOS", "memory,health,plate,list,search").split(",")
     scenarios = {name: measure for (short, (name, measure)) in zip(["health", "plate", "list", "search"],
                                                                     scenarios.items()) if short in wanted}
     baselines = {name: lua for name, lua in {"GET /health/live": run.HELLO, "get by plate": run.BARE_RANDOM}.items()
                  if name in scenarios}
     figures = {}  # (server, scenario) -> [req/s per round]
+    settled = {}  # server -> [settled resident MiB per round]
     p99s = {}  # (server, scenario) -> [p99 ms per round]
     lines = 0
     for round_no in range(1, ROUNDS + 1):
@@ -99,6 +103,9 @@ def main():
                                       stdout=open(log_file, "wb"), stderr=subprocess.DEVNULL)
             try:
                 run.wait_ready(f"{url}/health/ready", timeout=120)
+                if "memory" in wanted:
+                    settled.setdefault(name, []).append(run.settled_rss(server.pid))
+                    run.log(f"round {round_no}: {name}, settled: {settled[name][-1]:.1f} MiB")
                 for scenario, measure in scenarios.items():
                     result = measure()
                     figures.setdefault((name, scenario), []).append(result["rps"])
@@ -139,6 +146,13 @@ def main():
                      if scenario in baselines else "—")
             print(f"| {scenario} | {name} | {', '.join(f'{v:,.0f}' for v in values)} | "
                   f"{medians[(name, scenario)]:,.0f} | {ratio} | {p99_medians[(name, scenario)]:.2f} ms |")
+    if settled:
+        print("\n| server | settled resident MiB per round | median |")
+        print("| --- | --- | --- |")
+        for name, values in settled.items():
+            print(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values):.1f} |")
+        change = statistics.median(settled["after (working tree)"]) - statistics.median(settled[f"before ({rev})"])
+        print(f"\nsettled memory, after − before: {change * 2**20 / N:+.1f} bytes a vehicle (medians)")
     for scenario in scenarios:
         after = medians[("after (working tree)", scenario)]
         before = medians[(f"before ({rev})", scenario)]
@@ -150,7 +164,8 @@ def main():
     out = run.ROOT / "bench/results/ab.json"
     out.write_text(json.dumps({"rev": rev, "n": N, "rounds": ROUNDS, "seconds": SECONDS,
                                "figures": {f"{k[0]} | {k[1]}": v for k, v in figures.items()},
-                               "p99_ms": {f"{k[0]} | {k[1]}": v for k, v in p99s.items()}}, indent=2))
+                               "p99_ms": {f"{k[0]} | {k[1]}": v for k, v in p99s.items()},
+                               "settled_mib": settled}, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -433,15 +433,10 @@ impl Index {
         // An entry or a text may straddle two cache lines: each field ranking reads is read.
         let mut sink = 0u64;
         for entry in entries() {
-            sink ^= entry.id as u64
-                ^ entry.entry_ms as u64
-                ^ entry.text.len() as u64
-                ^ u64::from(entry.head_len)
-                ^ u64::from(entry.plate_len)
-                ^ u64::from(entry.name_len);
+            sink ^= entry.id as u64 ^ entry.entry_ms as u64 ^ entry.text().len() as u64;
         }
         for entry in entries() {
-            let text = entry.text.as_bytes();
+            let text = entry.text().as_bytes();
             let (first, last) = (text.first(), text.last());
             sink ^=
                 u64::from(first.copied().unwrap_or_default() ^ last.copied().unwrap_or_default());
@@ -571,16 +566,17 @@ impl Index {
 
 fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    let (created_ms, updated_ms) = entry.created_updated_ms();
+    let parts = entry.parts();
+    let (created_ms, updated_ms) = parts.created_updated_ms(entry.entry_ms);
     let hold = held.map(|h| VehicleHold {
         reason: h.reason.to_string(),
         until: at(h.until_ms),
     });
     Vehicle {
         id: entry.id,
-        number_plate: entry.plate().to_owned(),
-        contact_name: entry.name().to_owned(),
-        phone_number: entry.phone().to_owned(),
+        number_plate: parts.plate.to_owned(),
+        contact_name: parts.name.to_owned(),
+        phone_number: parts.phone.to_owned(),
         entry_time: at(entry.entry_ms),
         expires_at: expiry(at(entry.entry_ms), retention_ms, hold.as_ref()),
         created_at: at(created_ms),
@@ -608,11 +604,12 @@ fn keys(entry: &Entry) -> Vec<(Field, u64)> {
         );
     };
     let mut codes: Vec<u32> = Vec::with_capacity(64);
+    let parts = entry.parts();
     // Plain ASCII (nearly every plate, phone and many names) needs no intermediate strings.
-    codes.extend(fold_lookalikes(entry.plate()).chars().map(u32::from));
+    codes.extend(fold_lookalikes(parts.plate).chars().map(u32::from));
     push(Field::Plate, &codes);
     codes.clear();
-    let name = entry.name();
+    let name = parts.name;
     if name.is_ascii() {
         codes.extend(name.bytes().map(|b| u32::from(b.to_ascii_lowercase())));
     } else {
@@ -621,8 +618,8 @@ fn keys(entry: &Entry) -> Vec<(Field, u64)> {
     push(Field::Name, &codes);
     codes.clear();
     codes.extend(
-        entry
-            .phone()
+        parts
+            .phone
             .bytes()
             .filter(u8::is_ascii_digit)
             .map(u32::from),
