@@ -25,6 +25,7 @@ Needs wrk, sqlite3 and taskset (apt-get install -y wrk sqlite3 util-linux).
 
 import base64
 import json
+import math
 import os
 import pathlib
 import resource
@@ -81,22 +82,38 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def spread(n, fraction):
+    """A multiplier near `fraction` of `n` sharing no factor with it: `(i * spread) % n` is then a
+    permutation of 0..n that sends neighbours far apart."""
+    step = max(1, round(n * fraction))
+    while math.gcd(step, n) != 1:
+        step += 1
+    return step
+
+
 def seed(db, now_ms):
     """N vehicles that entered 2 to 14 hours ago, and 1,000 live ones (L1..L1000) that stay
-    when the retention period is cut to one hour for the purge scenario."""
+    when the retention period is cut to one hour for the purge scenario. Vehicle i (its id)
+    gets plate j and name k, two permutations of 1..N that send consecutive vehicles far
+    apart: registrations arrive in no order of plate or name, and the index, which numbers
+    vehicles in the order it loads them, must not find its neighbours sharing plates' and
+    names' characters, as they would if plate i were given to vehicle i. The plates are
+    those `PLATE_LUA` makes of 1..N, as before."""
+    plates, names = spread(N, 0.6180339887), spread(N, 0.4142135624)
     script = f"""
 PRAGMA journal_mode = WAL;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N}),
-p AS (SELECT i, {PLATE_SQL} AS plate,
-  (CASE i % 8 WHEN 0 THEN 'Ada' WHEN 1 THEN 'Grace' WHEN 2 THEN 'Alan' WHEN 3 THEN 'Edsger'
+m AS (SELECT i AS row, (i * {plates}) % {N} + 1 AS i, (i * {names}) % {N} AS k FROM n),
+p AS (SELECT row, i AS j, {PLATE_SQL} AS plate,
+  (CASE k % 8 WHEN 0 THEN 'Ada' WHEN 1 THEN 'Grace' WHEN 2 THEN 'Alan' WHEN 3 THEN 'Edsger'
    WHEN 4 THEN 'Barbara' WHEN 5 THEN 'Ken' WHEN 6 THEN 'Margaret' ELSE 'Donald' END) || ' ' ||
-  (CASE (i / 8) % 8 WHEN 0 THEN 'Lovelace' WHEN 1 THEN 'Hopper' WHEN 2 THEN 'Turing'
+  (CASE (k / 8) % 8 WHEN 0 THEN 'Lovelace' WHEN 1 THEN 'Hopper' WHEN 2 THEN 'Turing'
    WHEN 3 THEN 'Dijkstra' WHEN 4 THEN 'Liskov' WHEN 5 THEN 'Thompson' WHEN 6 THEN 'Hamilton'
-   ELSE 'Knuth' END) AS name FROM n)
+   ELSE 'Knuth' END) AS name FROM m)
 INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number,
                       entry_ms, created_ms, updated_ms)
-SELECT plate, plate, name, lower(name), '+4420' || (79460000 + i),
-       {now_ms} - 7200000 - (i * 43) % 43200000, {now_ms}, {now_ms} FROM p;
+SELECT plate, plate, name, lower(name), '+4420' || (79460000 + j),
+       {now_ms} - 7200000 - (row * 43) % 43200000, {now_ms}, {now_ms} FROM p ORDER BY row;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
 INSERT INTO vehicles (number_plate, plate_folded, contact_name, name_folded, phone_number,
                       entry_ms, created_ms, updated_ms)
