@@ -38,19 +38,6 @@ SECONDS = int(os.environ.get("SECONDS_PER_SCENARIO", "5"))
 N = int(os.environ.get("N", "100000"))
 
 
-def build_at(rev, out, work):
-    """The `parking` binary of commit REV, built in a worktree of its own."""
-    tree = work / "tree"
-    subprocess.run(["git", "-C", str(run.ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(tree / "Cargo.toml"),
-                        "--bin", "parking"], check=True)
-        shutil.copy2(run.TARGET / "release/parking", out)
-    finally:
-        subprocess.run(["git", "-C", str(run.ROOT), "worktree", "remove", "--force", str(tree)], check=True)
-
-
 def main():
     rev = sys.argv[1] if len(sys.argv) > 1 else "HEAD"
     for tool in ("wrk", "sqlite3", "taskset", "cargo", "git"):
@@ -64,7 +51,7 @@ def main():
         shutil.copy2(prebuilt, binaries[f"before ({rev})"])
     else:
         run.log(f"building {rev}")
-        build_at(rev, binaries[f"before ({rev})"], work)
+        run.build_at(rev, binaries[f"before ({rev})"], work)
     run.log("building the working tree")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(run.ROOT / "Cargo.toml"),
                     "--bin", "parking", "--example", "bare_lookup", "--example", "ws_load"], check=True)

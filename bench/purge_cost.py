@@ -31,12 +31,6 @@ ROUNDS = int(os.environ.get("ROUNDS", "2"))
 PURGED_NAMES = [b"Lovelace", b"Hopper", b"Dijkstra", b"Hamilton"]
 
 
-def build(manifest, out):
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest), "--bin", "parking"],
-                   check=True)
-    shutil.copy2(run.TARGET / "release/parking", out)
-
-
 def readable(db):
     """Whether any purged name is still in the database file or its WAL."""
     for path in (db, db.with_name(db.name + "-wal")):
@@ -79,15 +73,9 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="parking-purge-"))
     binaries = {"as shipped": work / "parking-now", f"before ({rev})": work / "parking-before"}
     run.log("building the release binary")
-    build(run.ROOT / "Cargo.toml", binaries["as shipped"])
+    run.build_binary(run.ROOT / "Cargo.toml", binaries["as shipped"])
     run.log(f"building {rev}")
-    tree = work / "before"
-    subprocess.run(["git", "-C", str(run.ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        build(tree / "Cargo.toml", binaries[f"before ({rev})"])
-    finally:
-        subprocess.run(["git", "-C", str(run.ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+    run.build_at(rev, binaries[f"before ({rev})"], work)
     env = run.service_env(work)
     templates = {}
     now_ms = int(time.time() * 1000)
@@ -108,7 +96,7 @@ def main():
     best = {label: min(r["seconds"] for r in runs) for label, runs in results.items()}
     now, before = best["as shipped"], best[f"before ({rev})"]
     print(f"\npurge of {run.N:,} expired vehicles, request logs on, durable commits (best of {ROUNDS}):\n")
-    print(f"| build | purge | WAL after | purged names readable in the files |")
+    print("| build | purge | WAL after | purged names readable in the files |")
     print("| --- | --- | --- | --- |")
     for label, runs in results.items():
         last = runs[-1]

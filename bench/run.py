@@ -129,6 +129,38 @@ LOAD_CAPS = {"PARKING_WS_MAX_CONNECTIONS": "20000", "PARKING_WS_MAX_CONNECTIONS_
              "PARKING_MAX_CONNECTIONS_PER_ADDRESS": "0"}
 
 
+def build_binary(manifest, out):
+    """Builds the release `parking` binary of the package at `manifest` and copies it to `out`."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest), "--bin", "parking"],
+                   check=True)
+    shutil.copy2(TARGET / "release/parking", out)
+
+
+def build_at(rev, out, work):
+    """The release `parking` binary of commit REV, built in a worktree of its own under `work`.
+
+    Cargo names a workspace's build artifacts by their path within the workspace, so a
+    worktree and this checkout share them in one target directory, and it judges them fresh
+    by the files' modification times. After a build of the worktree (whose files are all
+    new), a build of this checkout found none of its files newer than the artifact and kept
+    REV's: measured, a "working tree" binary identical to REV's. The checkout's tracked files
+    are therefore touched once the worktree is built, so that its next build, the caller's or
+    a later `run.py`, is of its own source."""
+    tree = work / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), rev], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        build_binary(tree / "Cargo.toml", out)
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=True)
+        tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True,
+                                 capture_output=True).stdout.decode().split("\0")
+        for name in filter(None, tracked):
+            path = ROOT / name
+            if path.exists():
+                os.utime(path)
+
+
 def service_env(work, **settings):
     """The environment a benchmarked service runs in: this shell's without any `PARKING_*` or
     `RUST_LOG` of its own (the default log filter, as shipped), with rate limiting off (the load
