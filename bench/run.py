@@ -131,8 +131,10 @@ LOAD_CAPS = {"PARKING_WS_MAX_CONNECTIONS": "20000", "PARKING_WS_MAX_CONNECTIONS_
 
 def build_binary(manifest, out):
     """Builds the release `parking` binary of the package at `manifest` and copies it to `out`."""
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest), "--bin", "parking"],
-                   check=True)
+    # The target directory is named, so that a worktree's build lands where it is copied from
+    # (a worktree's own would be `target/` inside it, built from cold).
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", str(manifest), "--bin", "parking",
+                    "--target-dir", str(TARGET)], check=True)
     shutil.copy2(TARGET / "release/parking", out)
 
 

@@ -81,42 +81,55 @@ impl Query {
 
     /// How `vehicle` ranks, or `None` when it does not match.
     pub fn rank(&self, vehicle: &Searchable<'_>) -> Option<Rank> {
-        if let (Some(plate), Some(folded)) = (&self.plate, &self.plate_folded) {
-            if vehicle.plate == plate {
-                return Some(Rank::ExactPlate);
-            }
-            // Every candidate of a search is ranked: its plate is folded on the stack.
-            let mut buffer = [0u8; MAX_PLATE_BYTES];
-            let longer;
-            let vehicle_folded = match fold_lookalikes_into(vehicle.plate, &mut buffer) {
-                Some(folded) => folded,
-                None => {
-                    longer = fold_lookalikes(vehicle.plate);
-                    longer.as_bytes()
-                }
-            };
-            let (plate, folded) = (plate.as_bytes(), folded.as_bytes());
-            if vehicle_folded == folded {
-                return Some(Rank::ExactPlateLookalike);
-            }
-            if starts_with(vehicle.plate.as_bytes(), plate) {
-                return Some(Rank::PlatePrefix);
-            }
-            if starts_with(vehicle_folded, folded) {
-                return Some(Rank::PlatePrefixLookalike);
-            }
-            if contains(vehicle.plate.as_bytes(), plate) {
-                return Some(Rank::PlateSubstring);
-            }
-            if contains(vehicle_folded, folded) {
-                return Some(Rank::PlateSubstringLookalike);
-            }
+        self.rank_plate(vehicle.plate).or_else(|| {
+            self.matches_name_or_phone(vehicle.name, vehicle.phone)
+                .then_some(Rank::NameOrPhone)
+        })
+    }
+
+    /// How a vehicle with `vehicle_plate` ranks by its plate alone. Every plate rank is better
+    /// than `NameOrPhone`, so a caller that has the plate first looks at the rest only when
+    /// this is `None` (the index does: see `Entry::rank`).
+    pub fn rank_plate(&self, vehicle_plate: &str) -> Option<Rank> {
+        let (Some(plate), Some(folded)) = (&self.plate, &self.plate_folded) else {
+            return None;
+        };
+        if vehicle_plate == plate {
+            return Some(Rank::ExactPlate);
         }
-        let phone = self
-            .digits
-            .as_deref()
-            .is_some_and(|d| vehicle.phone.contains(d));
-        (phone || contains_lowercase(vehicle.name, &self.name)).then_some(Rank::NameOrPhone)
+        // Every candidate of a search is ranked: its plate is folded on the stack.
+        let mut buffer = [0u8; MAX_PLATE_BYTES];
+        let longer;
+        let vehicle_folded = match fold_lookalikes_into(vehicle_plate, &mut buffer) {
+            Some(folded) => folded,
+            None => {
+                longer = fold_lookalikes(vehicle_plate);
+                longer.as_bytes()
+            }
+        };
+        let (plate, folded) = (plate.as_bytes(), folded.as_bytes());
+        if vehicle_folded == folded {
+            return Some(Rank::ExactPlateLookalike);
+        }
+        if starts_with(vehicle_plate.as_bytes(), plate) {
+            return Some(Rank::PlatePrefix);
+        }
+        if starts_with(vehicle_folded, folded) {
+            return Some(Rank::PlatePrefixLookalike);
+        }
+        if contains(vehicle_plate.as_bytes(), plate) {
+            return Some(Rank::PlateSubstring);
+        }
+        if contains(vehicle_folded, folded) {
+            return Some(Rank::PlateSubstringLookalike);
+        }
+        None
+    }
+
+    /// Whether the contact name or the phone number matches (`Rank::NameOrPhone`).
+    pub fn matches_name_or_phone(&self, name: &str, phone: &str) -> bool {
+        let phone = self.digits.as_deref().is_some_and(|d| phone.contains(d));
+        phone || contains_lowercase(name, &self.name)
     }
 }
 
