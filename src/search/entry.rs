@@ -230,6 +230,11 @@ mod tests {
         DateTime::from_timestamp_millis(ms).unwrap()
     }
 
+    /// A vehicle registered as it entered and never changed: its instants are one.
+    fn registered_on_entry(plate: &str, name: &str, phone: &str) -> Vehicle {
+        crate::search::test_support::vehicle(1, plate, name, phone, 1_700_000_000_000)
+    }
+
     /// Instants within chrono's range (about ±262,000 years), and equal ones.
     fn millis() -> impl Strategy<Value = i64> {
         prop_oneof![
@@ -286,18 +291,7 @@ mod tests {
             phone in "[+0-9]{0,8}",
         ) {
             let Some(query) = Query::parse(&query) else { return Ok(()) };
-            let at = instant(1_700_000_000_000);
-            let vehicle = Vehicle {
-                id: 7,
-                number_plate: plate,
-                contact_name: name,
-                phone_number: phone,
-                entry_time: at,
-                expires_at: at,
-                created_at: at,
-                updated_at: at,
-                hold: None,
-            };
+            let vehicle = registered_on_entry(&plate, &name, &phone);
             let kept = Entry::new(&vehicle);
             let whole = super::super::query::Searchable {
                 plate: &vehicle.number_plate,
@@ -332,18 +326,7 @@ mod tests {
 
     #[test]
     fn a_vehicle_registered_on_entry_has_a_head_of_four_bytes() {
-        let at = instant(1_700_000_000_000);
-        let vehicle = Vehicle {
-            id: 1,
-            number_plate: "AB12CDE".into(),
-            contact_name: "Ada Lovelace".into(),
-            phone_number: "+442079460958".into(),
-            entry_time: at,
-            expires_at: at,
-            created_at: at,
-            updated_at: at,
-            hold: None,
-        };
+        let vehicle = registered_on_entry("AB12CDE", "Ada Lovelace", "+442079460958");
         let kept = Entry::new(&vehicle);
         assert_eq!(kept.text().len(), 4 + 7 + 12 + 13);
         assert_eq!(kept.plate(), "AB12CDE");

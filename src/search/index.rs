@@ -664,21 +664,7 @@ fn trigram_keys(text: &str) -> impl Iterator<Item = u64> + use<> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vehicle(id: i64, plate: &str, name: &str, phone: &str, entry_ms: i64) -> Vehicle {
-        let at = DateTime::from_timestamp_millis(entry_ms).unwrap();
-        Vehicle {
-            id,
-            number_plate: plate.into(),
-            contact_name: name.into(),
-            phone_number: phone.into(),
-            entry_time: at,
-            expires_at: at,
-            created_at: at,
-            updated_at: at,
-            hold: None,
-        }
-    }
+    use crate::search::test_support::vehicle;
 
     fn all() -> Window {
         Window::default()

@@ -6,6 +6,8 @@ mod events;
 mod index;
 mod postings;
 mod query;
+#[cfg(test)]
+mod test_support;
 
 use std::{
     collections::HashMap,
