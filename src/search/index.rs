@@ -8,14 +8,16 @@
 //! a legal hold are kept aside by id: one past its retention stays live until its hold ends.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     hash::BuildHasher,
+    ops::Bound::{Excluded, Included, Unbounded},
 };
 
 use chrono::{DateTime, Utc};
 
 use super::{
     entry::Entry,
+    entry_order::{EntryOrder, Key},
     postings::Postings,
     query::{Query, Rank, TRIGRAM},
 };
@@ -91,9 +93,9 @@ pub struct Index {
     by_folded: hashbrown::HashTable<u32>,
     /// For the tables above that keep slots alone.
     hasher: hashbrown::DefaultHashBuilder,
-    /// (Entry time, id) → slot: "latest first", keyset pages and expiry. The slot beside the
-    /// key spares a page an id lookup per vehicle.
-    by_entry: BTreeMap<(i64, i64), u32>,
+    /// Slots in (entry time, id) order: "latest first", keyset pages and expiry. A page reads
+    /// its rows' entries straight from their slots, with no id lookup per vehicle.
+    by_entry: EntryOrder,
     /// Per field: three characters packed into one integer → slots holding them. Removal
     /// leaves postings behind (taking a slot out of a list of a hundred thousand would cost
     /// far more than the request); every candidate is verified anyway, and the lists are
@@ -137,7 +139,9 @@ impl Index {
                 .or_default()
                 .push(slot);
         }
-        self.by_entry.insert((entry.entry_ms, entry.id), slot);
+        let key = (entry.entry_ms, entry.id);
+        let slots = &self.slots;
+        self.by_entry.insert(key, slot, |s| order_key(slots, s));
         if let Some(hold) = &vehicle.hold {
             self.holds.insert(
                 entry.id,
@@ -180,13 +184,16 @@ impl Index {
         if let Ok(mapped) = self.by_folded.find_entry(folded_hash, |&s| s == slot) {
             mapped.remove();
         }
+        // While the entry is in its slot: the order finds it by its key.
+        let slots = &self.slots;
+        self.by_entry
+            .remove(order_key(slots, slot), slot, |s| order_key(slots, s));
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         let vehicle = self.vehicle(&entry, 0);
         self.holds.remove(&id);
         let postings = keys(&entry).len();
         self.live_postings -= postings.min(self.live_postings);
         self.stale_postings += postings;
-        self.by_entry.remove(&(entry.entry_ms, entry.id));
         self.free.push(slot);
         self.compact_some();
         Some(vehicle)
@@ -236,8 +243,10 @@ impl Index {
     pub fn remove_expired(&mut self, cutoff_ms: i64, now_ms: i64, max: usize) -> Vec<Vehicle> {
         let expired: Vec<i64> = self
             .by_entry
-            .range(..=(cutoff_ms, i64::MAX))
-            .map(|(&(_, id), _)| id)
+            .range(Unbounded, Included((cutoff_ms, i64::MAX)), |s| {
+                order_key(&self.slots, s)
+            })
+            .filter_map(|slot| self.entry_at(slot).map(|entry| entry.id))
             .filter(|&id| !self.held_at(id, now_ms))
             .take(max)
             .collect();
@@ -253,8 +262,9 @@ impl Index {
         let unheld = self
             .by_entry
             .iter()
-            .find(|&(&(_, id), _)| !self.held_at(id, now_ms))
-            .map(|(&(entry_ms, _), _)| entry_ms + retention_ms);
+            .filter_map(|slot| self.entry_at(slot))
+            .find(|entry| !self.held_at(entry.id, now_ms))
+            .map(|entry| entry.entry_ms + retention_ms);
         let held = self
             .holds
             .iter()
@@ -333,7 +343,7 @@ impl Index {
     }
 
     /// Returns spare capacity after a bulk load: posting lists grow by doubling, and the
-    /// entry-order tree fills its nodes by half.
+    /// entry order, built one insertion at a time, leaves runs half full where it split them.
     pub fn shrink(&mut self) {
         for lists in &mut self.trigrams {
             for list in lists.values_mut() {
@@ -354,17 +364,15 @@ impl Index {
         };
         self.by_folded
             .shrink_to_fit(|&s| folded_hash_of(hasher, plate_of(s)));
-        // Built one insertion at a time in entry order, the tree's nodes are left half full
-        // by every split; built from the sorted whole, they are full (measured at a million,
-        // with keys alone: 33.5 bytes a vehicle against 17.4; with the slots, 21).
-        self.by_entry = std::mem::take(&mut self.by_entry).into_iter().collect();
+        self.by_entry.shrink(|s| order_key(slots, s));
     }
 
     /// The earliest entry time held, if any: when the next expiry happens.
     pub fn oldest_entry_ms(&self) -> Option<i64> {
         self.by_entry
-            .first_key_value()
-            .map(|(&(entry_ms, _), _)| entry_ms)
+            .first()
+            .and_then(|slot| self.entry_at(slot))
+            .map(|entry| entry.entry_ms)
     }
 
     /// Ranked matches for `query` (`None`: every vehicle, latest first) among the live ones
@@ -488,7 +496,6 @@ impl Index {
         limit: usize,
         live: Live,
     ) -> Vec<Vehicle> {
-        use std::ops::Bound::{Excluded, Unbounded};
         // Both bounds exclusive, as (entry time, id) positions.
         let mut lower = Some((self.floor(&window, &live), i64::MAX));
         let mut upper = window.before_ms.map(|b| (b, i64::MIN));
@@ -502,17 +509,18 @@ impl Index {
         {
             return Vec::new();
         }
-        let range = self.by_entry.range((
+        let range = self.by_entry.range(
             lower.map_or(Unbounded, Excluded),
             upper.map_or(Unbounded, Excluded),
-        ));
-        let slots: Box<dyn Iterator<Item = (&(i64, i64), &u32)>> = if descending {
+            |s| order_key(&self.slots, s),
+        );
+        let slots: Box<dyn Iterator<Item = u32>> = if descending {
             Box::new(range.rev())
         } else {
             Box::new(range)
         };
         slots
-            .filter_map(|(_, &slot)| self.entry_at(slot))
+            .filter_map(|slot| self.entry_at(slot))
             .filter(|entry| self.visible(entry, &window, &live))
             .take(limit)
             .map(|entry| self.vehicle(entry, live.retention_ms))
@@ -520,7 +528,7 @@ impl Index {
     }
 
     fn latest(&self, window: Window, live: Live, offset: usize, limit: usize) -> Hits {
-        use std::ops::Bound::{Excluded, Unbounded};
+        let key_of = |s: u32| order_key(&self.slots, s);
         let floor = self.floor(&window, &live);
         let lower = Excluded((floor, i64::MAX));
         let upper = window
@@ -528,22 +536,26 @@ impl Index {
             .map_or(Unbounded, |b| Excluded((b, i64::MIN)));
         let in_window = || {
             self.by_entry
-                .range((lower, upper))
-                .filter_map(|(_, &slot)| self.entry_at(slot))
+                .range(lower, upper, key_of)
+                .filter_map(|slot| self.entry_at(slot))
                 .filter(|entry| self.visible(entry, &window, &live))
         };
         let total = match window.before_ms {
             // The common case stays cheap: every entry above the floor is counted but the few
             // expired ones not swept out yet (between the floor and the cut-off, not held).
             None => {
-                let below = self.by_entry.range(..=(floor, i64::MAX)).count();
+                let below = self
+                    .by_entry
+                    .count(Unbounded, Included((floor, i64::MAX)), key_of);
                 let expired = if floor < live.cutoff_ms {
                     self.by_entry
-                        .range((
+                        .range(
                             Excluded((floor, i64::MAX)),
                             Excluded((live.cutoff_ms, i64::MAX)),
-                        ))
-                        .filter(|&(&(_, id), _)| !self.held_at(id, live.now_ms))
+                            key_of,
+                        )
+                        .filter_map(|slot| self.entry_at(slot))
+                        .filter(|entry| !self.held_at(entry.id, live.now_ms))
                         .count()
                 } else {
                     0
@@ -591,6 +603,15 @@ fn to_vehicle(entry: &Entry, retention_ms: i64, held: Option<&Held>) -> Vehicle 
         updated_at: at(updated_ms),
         hold,
     }
+}
+
+/// The (entry time, id) of the vehicle in `slot`, its place in `Index::by_entry`. Only slots
+/// that hold an entry are in that order (`i64::MIN`s for an empty one, never asked for).
+fn order_key(slots: &[Option<Entry>], slot: u32) -> Key {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map_or((i64::MIN, i64::MIN), |entry| (entry.entry_ms, entry.id))
 }
 
 /// The id of the vehicle in `slot` (`i64::MIN`, which no vehicle has, for an empty slot).

@@ -2,6 +2,7 @@
 //! contract states, and a bus that tells live searches what changed.
 
 mod entry;
+mod entry_order;
 mod events;
 mod index;
 mod postings;
