@@ -186,8 +186,10 @@ impl Index {
         }
         // While the entry is in its slot: the order finds it by its key.
         let slots = &self.slots;
-        self.by_entry
+        let ordered = self
+            .by_entry
             .remove(order_key(slots, slot), slot, |s| order_key(slots, s));
+        debug_assert!(ordered, "every held slot is in the entry order");
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         let vehicle = self.vehicle(&entry, 0);
         self.holds.remove(&id);
