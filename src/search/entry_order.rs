@@ -55,9 +55,8 @@ impl EntryOrder {
             self.firsts.push(key);
             return;
         }
-        let r = self.firsts.partition_point(|first| *first <= key).max(1) - 1;
+        let mut r = self.firsts.partition_point(|first| *first <= key).max(1) - 1;
         let mut at = self.runs[r].partition_point(|&s| key_of(s) < key);
-        let mut r = r;
         if self.runs[r].len() == self.run {
             if r + 1 == self.runs.len() && at == self.run {
                 // Appended after the newest vehicle, the usual case: a new run, leaving the
@@ -145,9 +144,8 @@ impl EntryOrder {
         if (r0, i0) >= (r1, i1) {
             return 0;
         }
-        let before: usize = self.runs[..r0].iter().map(Vec::len).sum::<usize>() + i0;
-        let through: usize = self.runs[..r1].iter().map(Vec::len).sum::<usize>() + i1;
-        through - before
+        // Runs r0 to r1 (short of it), less the start of r0, plus the start of r1.
+        self.runs[r0..r1].iter().map(Vec::len).sum::<usize>() + i1 - i0
     }
 
     /// Repacks the runs full, each in an allocation of its exact size: after a bulk load.
