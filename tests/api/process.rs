@@ -355,6 +355,41 @@ async fn a_log_filter_that_names_the_request_span_still_finds_it() {
     );
 }
 
+/// Lines leave through a writer thread; an operator following the log of a quiet server still
+/// sees a request's line at once, not when more lines come or the server stops.
+#[tokio::test]
+async fn a_request_line_reaches_standard_output_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("p.db"), None).await;
+    let answer = reqwest::Client::new()
+        .get(server.url("/health/live"))
+        .header("X-Request-Id", "followed-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let sent = std::time::Instant::now();
+    let line = loop {
+        let found = server.stdout().into_iter().find(|line| {
+            serde_json::from_str::<Value>(line)
+                .is_ok_and(|event| event["span"]["request_id"] == "followed-1")
+        });
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(2),
+            "no line for the request 2 s after its answer"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["message"], "request completed");
+    assert_eq!(event["status"], 200);
+    let (code, _, _) = server.stop().await;
+    assert_eq!(code, Some(0));
+}
+
 #[tokio::test]
 async fn acknowledged_registrations_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
