@@ -5,6 +5,7 @@ mod audit;
 pub mod auth;
 mod client_ip;
 pub mod extract;
+mod header_deadline;
 mod health;
 mod keys;
 mod maintenance;

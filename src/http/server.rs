@@ -12,7 +12,8 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, extract::ConnectInfo};
+use axum::{Router, extract::ConnectInfo, http::Version};
+use futures_util::FutureExt;
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
@@ -22,7 +23,10 @@ use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use super::api_guard::is_api_path;
+use super::{
+    api_guard::is_api_path,
+    header_deadline::{HeaderDeadline, TrackedBody},
+};
 
 /// Request headers beyond what `http::header_limits` answers with a problem+json `431` are
 /// refused by hyper itself (a bare `431`); these bound what one connection can make us buffer.
@@ -50,10 +54,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
+    // No timer for HTTP/1: hyper would then arm its own header deadline for every request
+    // (30 s unless told otherwise); `HeaderDeadline` keeps one per connection instead.
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
         .max_headers(HARD_MAX_HEADERS)
         .max_buf_size(HARD_MAX_HEADER_BYTES);
     builder
@@ -95,22 +99,36 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-            // The peer's address is for the API guard's per-address budget alone. Other
-            // requests (health checks above all) go without it: their extensions then fit the
-            // map's first allocation, which a fourth entry would grow (`bench/README.md`).
-            if is_api_path(request.uri().path()) {
-                request.extensions_mut().insert(ConnectInfo(peer));
+        let deadline = HeaderDeadline::new(limits.header_read_timeout);
+        let service = service_fn({
+            let deadline = deadline.clone();
+            move |mut request: hyper::Request<Incoming>| {
+                let busy = deadline.request(request.version() == Version::HTTP_2);
+                // The peer's address is for the API guard's per-address budget alone. Other
+                // requests (health checks above all) go without it: their extensions then fit
+                // the map's first allocation, which a fourth entry would grow
+                // (`bench/README.md`).
+                if is_api_path(request.uri().path()) {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                }
+                router.clone().oneshot(request).map(|answered| {
+                    answered.map(|response| response.map(|body| TrackedBody::new(body, busy)))
+                })
             }
-            router.clone().oneshot(request)
         });
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%error, "connection ended with an error");
+                },
+                // Dropping the connection closes it, as hyper's own deadline would.
+                () = deadline.missed() => {
+                    tracing::debug!("connection closed: no request headers within the deadline");
+                }
             }
             drop(slot);
         });

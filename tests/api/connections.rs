@@ -1,10 +1,14 @@
 //! The listener's limits: header deadline, connections per address, oversized headers.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::{Router, body::Body, routing::get};
+use futures_util::stream;
+use parking::http::server::{ConnectionLimits, serve};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpSocket, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
+    time::Instant,
 };
 
 use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
@@ -63,6 +67,99 @@ async fn a_client_that_sends_headers_slowly_is_cut_off_and_others_are_served() {
     let held = started.elapsed();
     assert!(held < Duration::from_secs(4), "held for {held:?}");
     assert_eq!(app.public_get("/health/live").await.status(), 200);
+}
+
+/// Sends a keep-alive request on `stream` and reads its whole answer (`Content-Length` bodies).
+async fn keep_alive_request(stream: &mut TcpStream, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut buf).await.unwrap();
+        assert!(read > 0, "closed mid-answer");
+        answer.extend_from_slice(&buf[..read]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .and_then(|length| length.trim().parse().ok())
+                .unwrap();
+            if answer.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_one_deadline_after_its_last_answer_and_not_before() {
+    let app = spawn_app_with(|s| s.header_read_timeout = Duration::from_secs(1)).await;
+    let mut stream = connect_from(&app, [127, 0, 0, 5]).await;
+    assert!(
+        keep_alive_request(&mut stream, "/health/live")
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
+    // Well inside the deadline twice over: each answer starts it again.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            keep_alive_request(&mut stream, "/health/live")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+    }
+    let answered = Instant::now();
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(3)).await,
+        "still open"
+    );
+    let idle = answered.elapsed();
+    assert!(idle >= Duration::from_millis(900), "closed after {idle:?}");
+}
+
+#[tokio::test]
+async fn a_slow_answer_or_a_slowly_written_body_is_not_cut_off_by_the_header_deadline() {
+    let routes = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/trickle",
+            get(|| async {
+                let chunks = stream::unfold(0, |sent| async move {
+                    if sent == 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(900)).await;
+                    Some((Ok::<_, std::io::Error>(format!("chunk {sent};")), sent + 1))
+                });
+                Body::from_stream(chunks)
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        per_address: 0,
+        trusted_proxies: Arc::new(Vec::new()),
+    };
+    tokio::spawn(serve(listener, routes, limits, std::future::pending()));
+    let client = reqwest::Client::new();
+    let slow = client.get(format!("{url}/slow")).send().await.unwrap();
+    assert_eq!(slow.text().await.unwrap(), "late");
+    let trickle = client.get(format!("{url}/trickle")).send().await.unwrap();
+    assert_eq!(trickle.text().await.unwrap(), "chunk 0;chunk 1;chunk 2;");
 }
 
 #[tokio::test]
