@@ -7,9 +7,12 @@
 //! (`bench/README.md`). Here one timer serves the connection's whole life: a request marks the
 //! connection busy when its headers are in, the end of its response marks it idle, and the
 //! timer, when it fires, either closes a connection idle for too long or sleeps until the
-//! earliest moment it could be.
+//! earliest moment it could be. A response ends when hyper drops its body and the socket has
+//! taken every byte: hyper is done with a body it was handed whole long before a slow client
+//! has read it.
 
 use std::{
+    io,
     pin::Pin,
     sync::{
         Arc,
@@ -19,7 +22,10 @@ use std::{
     time::Duration,
 };
 
-use hyper::body::{Body as HttpBody, Frame, SizeHint};
+use hyper::{
+    body::{Body as HttpBody, Frame, SizeHint},
+    rt::{Read, ReadBufCursor, Write},
+};
 use tokio::time::Instant;
 
 /// One connection's deadline.
@@ -33,6 +39,8 @@ struct Shared {
     busy: AtomicUsize,
     /// When the last response ended, in nanoseconds after `opened`.
     idle_since: AtomicU64,
+    /// The socket refused the last write: an answer is still on its way to the client.
+    blocked: AtomicBool,
     /// HTTP/2 multiplexes requests and has no deadline for headers, as with hyper's own.
     exempt: AtomicBool,
 }
@@ -45,6 +53,7 @@ impl HeaderDeadline {
             opened: Instant::now(),
             busy: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
+            blocked: AtomicBool::new(false),
             exempt: AtomicBool::new(false),
         }))
     }
@@ -70,7 +79,9 @@ impl HeaderDeadline {
                 return std::future::pending().await;
             }
             let now = Instant::now();
-            let due = if shared.busy.load(Ordering::Acquire) > 0 {
+            let due = if shared.busy.load(Ordering::Acquire) > 0
+                || shared.blocked.load(Ordering::Acquire)
+            {
                 now + shared.timeout
             } else {
                 shared.opened
@@ -85,17 +96,91 @@ impl HeaderDeadline {
     }
 }
 
+impl Shared {
+    /// Recorded before the connection is marked idle, so that a timer which sees it idle also
+    /// sees since when.
+    fn active_until_now(&self) {
+        let since = u64::try_from(self.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.idle_since.fetch_max(since, Ordering::Release);
+    }
+
+    /// A write was tried: refused (`pending`) or taken.
+    fn wrote(&self, pending: bool) {
+        if pending {
+            self.blocked.store(true, Ordering::Release);
+        } else if self.blocked.load(Ordering::Relaxed) {
+            self.active_until_now();
+            self.blocked.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// A request in progress on its connection.
 pub struct Busy(HeaderDeadline);
 
 impl Drop for Busy {
     fn drop(&mut self) {
         let shared = &*self.0.0;
-        // Recorded before the count falls, so that a timer which sees the connection idle also
-        // sees when it became so.
-        let since = u64::try_from(shared.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        shared.idle_since.fetch_max(since, Ordering::Release);
+        shared.active_until_now();
         shared.busy.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A connection's socket, telling its deadline whether the client keeps up with the answers.
+pub struct WatchedIo<T> {
+    io: T,
+    deadline: HeaderDeadline,
+}
+
+impl<T> WatchedIo<T> {
+    pub fn new(io: T, deadline: HeaderDeadline) -> Self {
+        Self { io, deadline }
+    }
+}
+
+impl<T: Read + Unpin> Read for WatchedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: Write + Unpin> Write for WatchedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.deadline.0.wrote(written.is_pending());
+        written
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.deadline.0.wrote(written.is_pending());
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 
@@ -149,6 +234,20 @@ mod tests {
         drop(busy);
         watched.await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(28));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_the_socket_has_not_taken_yet_holds_the_connection() {
+        let deadline = HeaderDeadline::new(Duration::from_secs(5));
+        let started = Instant::now();
+        let watched = tokio::spawn(deadline.clone().missed());
+        drop(deadline.request(false));
+        deadline.0.wrote(true);
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        assert!(!watched.is_finished());
+        deadline.0.wrote(false);
+        watched.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(17));
     }
 
     #[tokio::test(start_paused = true)]

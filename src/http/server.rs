@@ -25,7 +25,7 @@ use tower::ServiceExt;
 
 use super::{
     api_guard::is_api_path,
-    header_deadline::{HeaderDeadline, TrackedBody},
+    header_deadline::{HeaderDeadline, TrackedBody, WatchedIo},
 };
 
 /// Request headers beyond what `http::header_limits` answers with a problem+json `431` are
@@ -117,7 +117,10 @@ pub async fn serve(
             }
         });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(
+                WatchedIo::new(TokioIo::new(stream), deadline.clone()),
+                service,
+            )
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

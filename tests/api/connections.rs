@@ -163,6 +163,38 @@ async fn a_slow_answer_or_a_slowly_written_body_is_not_cut_off_by_the_header_dea
 }
 
 #[tokio::test]
+async fn a_client_reading_a_large_answer_slowly_is_not_cut_off_by_the_header_deadline() {
+    const LENGTH: usize = 32 * 1024 * 1024;
+    // One body handed to hyper whole: it is done with the body long before the client has
+    // read it, and only the socket's progress says the answer is still being written.
+    let routes = Router::new().route("/large", get(|| async { vec![b'x'; LENGTH] }));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        per_address: 0,
+        trusted_proxies: Arc::new(Vec::new()),
+    };
+    tokio::spawn(serve(listener, routes, limits, std::future::pending()));
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut received = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while received < LENGTH {
+        let read = stream.read(&mut buf).await.unwrap();
+        assert!(read > 0, "closed after {received} bytes");
+        received += read;
+        // About 6 MB a second: the whole answer takes five deadlines to read.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started.elapsed() > Duration::from_secs(2));
+}
+
+#[tokio::test]
 async fn one_address_cannot_hold_more_than_its_share_of_connections() {
     let app = spawn_app_with(|s| s.max_connections_per_address = 4).await;
     let mut held = Vec::new();
