@@ -124,6 +124,19 @@ async fn an_idle_connection_is_closed_one_deadline_after_its_last_answer_and_not
     assert!(idle >= Duration::from_millis(900), "closed after {idle:?}");
 }
 
+/// Serves `routes` through the accept loop alone, with a header deadline of one second.
+async fn serve_with_a_1_s_deadline(routes: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        per_address: 0,
+        trusted_proxies: Arc::new(Vec::new()),
+    };
+    tokio::spawn(serve(listener, routes, limits, std::future::pending()));
+    address
+}
+
 #[tokio::test]
 async fn a_slow_answer_or_a_slowly_written_body_is_not_cut_off_by_the_header_deadline() {
     let routes = Router::new()
@@ -147,14 +160,7 @@ async fn a_slow_answer_or_a_slowly_written_body_is_not_cut_off_by_the_header_dea
                 Body::from_stream(chunks)
             }),
         );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let limits = ConnectionLimits {
-        header_read_timeout: Duration::from_secs(1),
-        per_address: 0,
-        trusted_proxies: Arc::new(Vec::new()),
-    };
-    tokio::spawn(serve(listener, routes, limits, std::future::pending()));
+    let url = format!("http://{}", serve_with_a_1_s_deadline(routes).await);
     let client = reqwest::Client::new();
     let slow = client.get(format!("{url}/slow")).send().await.unwrap();
     assert_eq!(slow.text().await.unwrap(), "late");
@@ -168,14 +174,7 @@ async fn a_client_reading_a_large_answer_slowly_is_not_cut_off_by_the_header_dea
     // One body handed to hyper whole: it is done with the body long before the client has
     // read it, and only the socket's progress says the answer is still being written.
     let routes = Router::new().route("/large", get(|| async { vec![b'x'; LENGTH] }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let limits = ConnectionLimits {
-        header_read_timeout: Duration::from_secs(1),
-        per_address: 0,
-        trusted_proxies: Arc::new(Vec::new()),
-    };
-    tokio::spawn(serve(listener, routes, limits, std::future::pending()));
+    let address = serve_with_a_1_s_deadline(routes).await;
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream
         .write_all(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
