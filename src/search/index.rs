@@ -107,8 +107,8 @@ pub struct Index {
     trigrams: [HashMap<u64, Postings>; 3],
     live_postings: usize,
     stale_postings: usize,
-    /// Lists still to be compacted, a few per change, so that no single write holds readers
-    /// up for long.
+    /// Lists still to be compacted, each in turn once removals have paid for it, so that no
+    /// single write holds readers up for long.
     to_compact: Vec<(Field, u64)>,
     /// Postings of compaction the removals since it started have paid for and not used.
     compaction_earned: usize,
