@@ -342,13 +342,14 @@ impl Index {
         self.compaction_earned += COMPACTED_PER_CALL;
         while let Some(&(field, key)) = self.to_compact.last() {
             let lists = &mut self.trigrams[field as usize];
-            let cost = lists.get(&key).map_or(1, |list| list.len().max(1));
+            let list = lists.get_mut(&key);
+            let cost = list.as_ref().map_or(1, |list| list.len().max(1));
             if cost > self.compaction_earned {
                 return;
             }
             self.compaction_earned -= cost;
             self.to_compact.pop();
-            if let Some(list) = lists.get_mut(&key) {
+            if let Some(list) = list {
                 let slots = &self.slots;
                 list.retain(|slot| slots.get(slot as usize).is_some_and(Option::is_some));
                 if list.is_empty() {
